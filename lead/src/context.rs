@@ -1,0 +1,156 @@
+//! Where the visitor context comes from: the widget's script tag, the bot page URL and
+//! the visitor UUID the widget stores in `sessionStorage`.
+
+/// The two ids that name a bot of a customer account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotIds {
+    /// The bot's id.
+    pub bot_id: String,
+    /// The customer account's id.
+    pub customer_id: String,
+}
+
+/// True for an id the API uses: 1 to 64 ASCII letters, digits, `-` or `_`.
+pub(crate) fn is_id(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// True for a UUID in its textual form (`8-4-4-4-12` hex digits, any case).
+pub fn is_uuid(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+/// Reads `BotId,CustomerId` from the text of the widget's
+/// `<script id="Reekolect-messenger-widget" …>BotId,CustomerId</script>` tag.
+/// Whitespace and newlines around either id are tolerated.
+pub fn parse_widget_script_text(text: &str) -> Result<BotIds, String> {
+    let mut parts = text.split(',').map(str::trim);
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(bot_id), Some(customer_id), None) if is_id(bot_id) && is_id(customer_id) => {
+            Ok(BotIds { bot_id: bot_id.to_string(), customer_id: customer_id.to_string() })
+        }
+        _ => Err("the widget script's text must be \"BotId,CustomerId\" (ids of letters, digits, '-' or '_'), found \"".to_string()
+            + &text.trim().chars().take(80).collect::<String>()
+            + "\""),
+    }
+}
+
+/// Reads the ids from a bot page URL, `https://page.Reekolect.online/BotId/CustomerId`
+/// (host in any case, query and fragment ignored). `None` when the URL is not a bot page.
+pub fn parse_bot_page_url(url: &str) -> Option<BotIds> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let (host, path) = rest.split_once('/')?;
+    if !host.eq_ignore_ascii_case("page.reekolect.online") {
+        return None;
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let mut segments = path.split('/').filter(|s| !s.is_empty());
+    let (bot_id, customer_id) = (segments.next()?, segments.next()?);
+    (is_id(bot_id) && is_id(customer_id)).then(|| BotIds {
+        bot_id: bot_id.to_string(),
+        customer_id: customer_id.to_string(),
+    })
+}
+
+/// Finds the visitor UUID among `sessionStorage` entries.
+///
+/// With `configured_key`, only that entry is read. Otherwise an entry counts when its key
+/// names a uuid (contains "uuid", any case) and its value is a UUID, or when its value is
+/// JSON holding a UUID under a property that names a uuid. Several different UUIDs are an
+/// error, not a guess.
+pub fn find_visitor_uuid<K, V, I>(
+    entries: I,
+    configured_key: Option<&str>,
+) -> Result<String, String>
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+    I: IntoIterator<Item = (K, V)>,
+{
+    let mut found: Vec<(String, String)> = Vec::new();
+    for (key, value) in entries {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        let candidate = match configured_key {
+            Some(wanted) if key != wanted => continue,
+            Some(_) => uuid_in_value(value, true),
+            None => uuid_in_value(value, key.to_ascii_lowercase().contains("uuid")),
+        };
+        if let Some(uuid) = candidate {
+            if !found.iter().any(|(_, u)| u.eq_ignore_ascii_case(&uuid)) {
+                found.push((key.to_string(), uuid));
+            }
+        } else if configured_key.is_some() {
+            return Err("sessionStorage[\"".to_string() + key + "\"] holds no visitor UUID");
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0).1),
+        0 => Err(match configured_key {
+            Some(key) => "no visitor UUID yet: sessionStorage has no \"".to_string() + key + "\" (the visitor has not opened the chat)",
+            None => "no visitor UUID yet: nothing in sessionStorage holds one (the visitor has not opened the chat)".into(),
+        }),
+        _ => Err("several visitor UUIDs in sessionStorage (keys ".to_string()
+            + &found.iter().map(|(k, _)| "\"".to_string() + k + "\"").collect::<Vec<_>>().join(", ")
+            + "): set uuidKey to say which"),
+    }
+}
+
+/// The UUID a storage value holds: the bare value (when `bare_counts`), a JSON string,
+/// or a JSON object with a uuid-named property.
+fn uuid_in_value(value: &str, bare_counts: bool) -> Option<String> {
+    let trimmed = value.trim();
+    let unquoted = trimmed
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(trimmed);
+    if bare_counts && is_uuid(unquoted) {
+        return Some(unquoted.to_string());
+    }
+    if !trimmed.starts_with('{') {
+        return None;
+    }
+    // A value that only needs finding, not a whole JSON parser: walk the string literals
+    // and take the first UUID that stands as the value of a uuid-named key.
+    let mut literals = JsonStrings { rest: trimmed };
+    let mut previous_key_names_uuid = false;
+    while let Some((literal, is_key)) = literals.next_literal() {
+        if is_key {
+            previous_key_names_uuid = literal.to_ascii_lowercase().contains("uuid");
+        } else if previous_key_names_uuid && is_uuid(literal) {
+            return Some(literal.to_string());
+        } else {
+            previous_key_names_uuid = false;
+        }
+    }
+    None
+}
+
+struct JsonStrings<'a> {
+    rest: &'a str,
+}
+
+impl<'a> JsonStrings<'a> {
+    /// The next string literal (raw, escapes left in) and whether a `:` follows it.
+    fn next_literal(&mut self) -> Option<(&'a str, bool)> {
+        let start = self.rest.find('"')? + 1;
+        let bytes = self.rest.as_bytes();
+        let mut end = start;
+        while end < bytes.len() && bytes[end] != b'"' {
+            end += if bytes[end] == b'\\' { 2 } else { 1 };
+        }
+        let literal = self.rest.get(start..end)?;
+        self.rest = self.rest.get(end + 1..).unwrap_or("");
+        let is_key = self.rest.trim_start().starts_with(':');
+        Some((literal, is_key))
+    }
+}

@@ -1,0 +1,17 @@
+//! The Reekolect lead: its wire format, its validation rules and the parsing of the
+//! visitor context (UUID, BotId, CustomerId).
+//!
+//! This crate has no web or server dependencies, so the browser companion (wasm) and
+//! the proxy (host) apply exactly the same rules, and every rule is tested on the host.
+
+mod context;
+mod error;
+mod model;
+mod validate;
+
+pub use context::{
+    find_visitor_uuid, is_uuid, parse_bot_page_url, parse_widget_script_text, BotIds,
+};
+pub use error::FieldError;
+pub use model::{parse_lead, Attribute, Lead, Note, STATUSES};
+pub use validate::{validate_fields, validate_lead, Limits};
