@@ -14,6 +14,23 @@ pub const STATUSES: [&str; 6] = [
     "CLOSED",
 ];
 
+/// The wire names of every [`Lead`] field.
+pub const FIELDS: [&str; 13] = [
+    "uuid",
+    "botId",
+    "customerId",
+    "agentId",
+    "status",
+    "picture",
+    "name",
+    "email",
+    "phone",
+    "dialCode",
+    "notes",
+    "tags",
+    "attributes",
+];
+
 /// One lead update in the wire format. Every field is optional here so that the same
 /// type serves the browser (where `uuid`, `botId` and `customerId` come from the
 /// visitor context) and the proxy (where they are required: see [`crate::validate_lead`]).
@@ -106,6 +123,8 @@ pub fn parse_lead<'de, D: Deserializer<'de>>(source: D) -> Result<Lead, FieldErr
 /// Rewrites serde's messages into "field: rule" form.
 fn describe<E: fmt::Display>(path: String, message: &E) -> FieldError {
     let message = message.to_string();
+    // serde-wasm-bindgen's errors are JS Errors, whose text starts with "Error: ".
+    let message = message.strip_prefix("Error: ").unwrap_or(&message);
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
         // serde_path_to_error's path already ends at the unknown field.

@@ -1,0 +1,72 @@
+//! The options given to `init()`.
+
+use crate::error::CompanionError;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+
+/// The names of the options `init()` takes.
+const OPTIONS: [&str; 5] = ["proxyUrl", "uuidKey", "botId", "customerId", "botPageUrl"];
+
+/// Options of a companion, as JS passes them (camelCase). Unknown options are an error,
+/// so a misspelt `proxyURL` does not silently fall back to a default.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Base URL of the proxy (absolute, or a path on this site such as `/reekolect`).
+    proxy_url: String,
+    /// The `sessionStorage` key holding the visitor UUID; found automatically when unset.
+    #[serde(default)]
+    pub uuid_key: Option<String>,
+    /// The bot's id, when it is not in the widget tag.
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    /// The customer account's id, when it is not in the widget tag.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// A bot page URL (`https://page.Reekolect.online/BotId/CustomerId`) to read the ids from.
+    #[serde(default)]
+    pub bot_page_url: Option<String>,
+    /// `proxyUrl` + `/lead`, worked out once.
+    #[serde(skip)]
+    pub lead_endpoint: String,
+}
+
+impl Config {
+    /// Reads and checks the options object.
+    pub fn from_js(value: JsValue) -> Result<Self, CompanionError> {
+        if !value.is_object() {
+            return Err(CompanionError::Config(
+                "init() needs an options object like { proxyUrl: \"/reekolect\" }".into(),
+            ));
+        }
+        if let Some(unknown) = crate::js::unknown_key(&value, &OPTIONS) {
+            return Err(CompanionError::Config(
+                "init(): unknown option `".to_string()
+                    + &unknown
+                    + "` (expected one of "
+                    + &OPTIONS.join(", ")
+                    + ")",
+            ));
+        }
+        let mut config: Config = serde_wasm_bindgen::from_value(value).map_err(|e| {
+            let message = e.to_string();
+            CompanionError::Config(
+                "init(): ".to_string() + message.strip_prefix("Error: ").unwrap_or(&message),
+            )
+        })?;
+        let base = config.proxy_url.trim().trim_end_matches('/');
+        if base.is_empty() && !config.proxy_url.trim().starts_with('/') {
+            return Err(CompanionError::Config(
+                "init(): proxyUrl must be the proxy's URL, e.g. \"https://example.com/reekolect\""
+                    .into(),
+            ));
+        }
+        config.lead_endpoint = base.to_string() + "/lead";
+        if config.bot_id.is_some() != config.customer_id.is_some() {
+            return Err(CompanionError::Config(
+                "init(): botId and customerId go together: give both or neither".into(),
+            ));
+        }
+        Ok(config)
+    }
+}

@@ -1,0 +1,368 @@
+//! Companion tests in a real headless Chromium (wasm-bindgen-test): reading the visitor
+//! context off the DOM and sessionStorage, and what `updateLead` sends and rejects with.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use reekolect_companion::{create_companion, Companion};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const UUID: &str = "7e88d192-9b20-4035-9b68-d4ac3d58a34f";
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn storage() -> web_sys::Storage {
+    web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap()
+}
+
+/// A clean page: no widget tag, empty sessionStorage, the real fetch.
+fn reset_page() {
+    if let Some(tag) = document().get_element_by_id("Reekolect-messenger-widget") {
+        tag.remove();
+    }
+    storage().clear().unwrap();
+    Function::new_no_args(
+        "if (globalThis.__realFetch) { globalThis.fetch = globalThis.__realFetch; }",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+}
+
+/// Adds the widget tag as real sites have it: with a `src`, so its text is not run.
+fn add_widget_tag(text: &str) {
+    let tag = document().create_element("script").unwrap();
+    tag.set_id("Reekolect-messenger-widget");
+    tag.set_attribute("src", "data:text/javascript,").unwrap();
+    tag.set_attribute("defer", "").unwrap();
+    tag.set_text_content(Some(text));
+    document().body().unwrap().append_child(&tag).unwrap();
+}
+
+fn companion(config: &str) -> Result<Companion, JsValue> {
+    create_companion(JSON::parse(config).unwrap())
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &key.into()).unwrap()
+}
+
+fn message(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .unwrap_or_else(|| format!("not an Error: {error:?}"))
+}
+
+/// Replaces `fetch` with a recorder answering `status` with `answer`; returns the calls array.
+fn stub_fetch(status: u16, answer: &str) -> JsValue {
+    let install = Function::new_with_args(
+        "status, answer",
+        "globalThis.__realFetch ??= globalThis.fetch;
+         const calls = [];
+         globalThis.fetch = async (request) => {
+           calls.push({ method: request.method, url: request.url,
+                        type: request.headers.get('content-type'), body: await request.text() });
+           return new Response(answer, { status, headers: { 'content-type': 'application/json' } });
+         };
+         return calls;",
+    );
+    install
+        .call2(
+            &JsValue::NULL,
+            &JsValue::from(status),
+            &JsValue::from_str(answer),
+        )
+        .unwrap()
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+#[wasm_bindgen_test]
+fn context_comes_from_the_widget_tag_and_session_storage() {
+    reset_page();
+    add_widget_tag("\n   63d9ffa7bot ,\n   631aa793cust\n");
+    storage().set_item("theme", "dark").unwrap();
+    storage().set_item("Reekolect_uuid", UUID).unwrap();
+    let context = companion(r#"{"proxyUrl":"/reekolect"}"#)
+        .unwrap()
+        .context()
+        .unwrap();
+    assert_eq!(get(&context, "uuid"), UUID);
+    assert_eq!(get(&context, "botId"), "63d9ffa7bot");
+    assert_eq!(get(&context, "customerId"), "631aa793cust");
+}
+
+#[wasm_bindgen_test]
+fn the_uuid_is_found_inside_a_json_value_and_by_configured_key() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage()
+        .set_item(
+            "reekolect-visitor",
+            &format!(r#"{{"visitorUuid":"{UUID}","opened":true}}"#),
+        )
+        .unwrap();
+    let found = companion(r#"{"proxyUrl":"/p"}"#)
+        .unwrap()
+        .context()
+        .unwrap();
+    assert_eq!(get(&found, "uuid"), UUID);
+
+    let other = "11111111-2222-4333-8444-555555555555";
+    storage().set_item("my_id", other).unwrap();
+    let configured = companion(r#"{"proxyUrl":"/p","uuidKey":"my_id"}"#)
+        .unwrap()
+        .context()
+        .unwrap();
+    assert_eq!(get(&configured, "uuid"), other);
+}
+
+#[wasm_bindgen_test]
+fn explicit_ids_win_over_the_widget_tag() {
+    reset_page();
+    add_widget_tag("tagBot,tagCustomer");
+    storage().set_item("uuid", UUID).unwrap();
+    let context = companion(r#"{"proxyUrl":"/p","botId":"cfgBot","customerId":"cfgCustomer"}"#)
+        .unwrap()
+        .context()
+        .unwrap();
+    assert_eq!(get(&context, "botId"), "cfgBot");
+    assert_eq!(get(&context, "customerId"), "cfgCustomer");
+}
+
+#[wasm_bindgen_test]
+fn ids_come_from_a_bot_page_url_when_there_is_no_tag() {
+    reset_page();
+    storage().set_item("uuid", UUID).unwrap();
+    let context = companion(
+        r#"{"proxyUrl":"/p","botPageUrl":"https://page.Reekolect.online/pageBot/pageCustomer"}"#,
+    )
+    .unwrap()
+    .context()
+    .unwrap();
+    assert_eq!(get(&context, "botId"), "pageBot");
+    assert_eq!(get(&context, "customerId"), "pageCustomer");
+}
+
+#[wasm_bindgen_test]
+fn missing_context_is_a_clear_error() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    let error = companion(r#"{"proxyUrl":"/p"}"#)
+        .unwrap()
+        .context()
+        .unwrap_err();
+    assert!(
+        message(&error).contains("the visitor has not opened the chat"),
+        "{}",
+        message(&error)
+    );
+    assert_eq!(get(&error, "code"), "context");
+
+    reset_page();
+    storage().set_item("uuid", UUID).unwrap();
+    let error = companion(r#"{"proxyUrl":"/p"}"#)
+        .unwrap()
+        .context()
+        .unwrap_err();
+    assert!(
+        message(&error).contains("no BotId/CustomerId"),
+        "{}",
+        message(&error)
+    );
+
+    add_widget_tag("console.log('not ids')");
+    let error = companion(r#"{"proxyUrl":"/p"}"#)
+        .unwrap()
+        .context()
+        .unwrap_err();
+    assert!(
+        message(&error).contains("must be \"BotId,CustomerId\""),
+        "{}",
+        message(&error)
+    );
+}
+
+#[wasm_bindgen_test]
+fn bad_config_names_the_option() {
+    let error = companion(r#"{}"#).err().unwrap();
+    assert!(
+        message(&error).contains("missing field `proxyUrl`"),
+        "{}",
+        message(&error)
+    );
+    let error = companion(r#"{"proxyURL":"/p"}"#).err().unwrap();
+    assert!(
+        message(&error).contains("unknown option `proxyURL`"),
+        "{}",
+        message(&error)
+    );
+    let error = companion(r#"{"proxyUrl":"/p","botId":"only"}"#)
+        .err()
+        .unwrap();
+    assert!(
+        message(&error).contains("botId and customerId go together"),
+        "{}",
+        message(&error)
+    );
+    assert_eq!(get(&error, "code"), "config");
+}
+
+#[wasm_bindgen_test]
+async fn update_lead_puts_the_wire_format_to_the_proxy() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("Reekolect_uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let fields = JSON::parse(
+        r#"{"name":" Ada Lovelace ","email":"ada@Example.com","phone":"+44 20 7946 0958","status":"open",
+            "tags":["vip","vip"],"attributes":{"plan":"pro","seats":3},"notes":[{"title":"Call back"}]}"#,
+    )
+    .unwrap();
+    let answer = settle(
+        companion(r#"{"proxyUrl":"https://proxy.example/rk/"}"#)
+            .unwrap()
+            .update_lead(fields),
+    )
+    .await
+    .unwrap();
+    reset_page();
+    assert_eq!(get(&answer, "success"), true);
+
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    assert_eq!(calls.length(), 1);
+    let call = calls.get(0);
+    assert_eq!(get(&call, "method"), "PUT");
+    assert_eq!(get(&call, "url"), "https://proxy.example/rk/lead");
+    assert_eq!(get(&call, "type"), "application/json");
+    let body = get(&call, "body").as_string().unwrap();
+    let expected = format!(
+        r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","status":"OPEN","name":"Ada Lovelace","email":"ada@example.com","phone":"2079460958","dialCode":"+44","notes":[{{"title":"Call back","description":""}}],"tags":["vip"],"attributes":[{{"key":"plan","value":"pro"}},{{"key":"seats","value":"3"}}]}}"#
+    );
+    assert_eq!(body, expected);
+}
+
+#[wasm_bindgen_test]
+async fn an_invalid_update_rejects_naming_the_field_and_sends_nothing() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, "{}");
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let cases = [
+        (
+            r#"{"email":"not-an-email"}"#,
+            "email",
+            "email: must be an email address",
+        ),
+        (
+            r#"{"emial":"a@b.co"}"#,
+            "emial",
+            "emial: is not a known field",
+        ),
+        (r#"{"tags":"vip"}"#, "tags", "tags: must be a list"),
+        (
+            r#"{"uuid":"7e88d192-9b20-4035-9b68-d4ac3d58a34f"}"#,
+            "uuid",
+            "uuid: comes from the visitor context",
+        ),
+        (r#"["name"]"#, "fields", "fields: must be an object"),
+        (
+            r#"{"notes":[{"title":"t","body":"b"}]}"#,
+            "notes[0].body",
+            "notes[0].body: is not a known field",
+        ),
+        (
+            r#"{"attributes":[{"key":"k","value":"v","extra":1}]}"#,
+            "attributes[0].extra",
+            "attributes[0].extra: is not",
+        ),
+        (
+            r#"{"attributes":{"plan":{"nested":true}}}"#,
+            "attributes.plan",
+            "attributes.plan: must be a string, number or boolean",
+        ),
+    ];
+    for (fields, field, expected) in cases {
+        let error = settle(rk.update_lead(JSON::parse(fields).unwrap()))
+            .await
+            .unwrap_err();
+        assert!(
+            message(&error).contains(expected),
+            "{fields}: {}",
+            message(&error)
+        );
+        assert_eq!(get(&error, "field"), field, "{fields}");
+        assert_eq!(get(&error, "code"), "invalid");
+        assert!(error.is_instance_of::<js_sys::Error>());
+    }
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(calls.length(), 0, "an invalid update must send nothing");
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_from_the_proxy_rejects_with_its_reason() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    stub_fetch(
+        401,
+        r#"{"success":false,"message":"Unauthorized","code":401}"#,
+    );
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
+        .await
+        .unwrap_err();
+    reset_page();
+    assert_eq!(
+        message(&error),
+        "Reekolect: the proxy answered 401: Unauthorized"
+    );
+    assert_eq!(get(&error, "status"), 401);
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_proxy_rejects_with_a_network_error() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    let rk = companion(r#"{"proxyUrl":"http://127.0.0.1:9"}"#).unwrap();
+    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
+        .await
+        .unwrap_err();
+    reset_page();
+    assert!(
+        message(&error).starts_with("Reekolect: the proxy could not be reached"),
+        "{}",
+        message(&error)
+    );
+    assert_eq!(get(&error, "code"), "network");
+}
+
+#[wasm_bindgen_test]
+async fn no_uuid_yet_rejects_instead_of_guessing() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    let calls = stub_fetch(200, "{}");
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
+        .await
+        .unwrap_err();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(get(&error, "code"), "context");
+    assert_eq!(calls.length(), 0);
+}
