@@ -6,6 +6,7 @@
 
 mod context;
 mod error;
+mod merge;
 mod model;
 mod validate;
 

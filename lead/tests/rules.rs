@@ -407,3 +407,38 @@ fn visitor_uuid_discovery() {
         .unwrap_err()
         .contains("no \"visitor\""));
 }
+
+#[test]
+fn merging_updates_follows_the_documented_rules() {
+    let mut merged = parse(json!({
+        "name": "Ann", "email": "ann@example.com", "tags": ["a", "b"],
+        "attributes": [{"key": "plan", "value": "free"}, {"key": "seats", "value": "1"}],
+        "notes": [{"title": "first"}]
+    }))
+    .unwrap();
+    merged.merge(
+        parse(
+            json!({"name": "Ann Lee", "status": "OPEN", "tags": ["b", "c"],
+        "attributes": {"plan": "pro", "region": "eu"}, "notes": [{"title": "second"}]}),
+        )
+        .unwrap(),
+    );
+    merged.merge(parse(json!({"email": null, "tags": []})).unwrap());
+    assert_eq!(
+        serde_json::to_value(&merged).unwrap(),
+        json!({
+            "name": "Ann Lee", "email": "ann@example.com", "status": "OPEN",
+            "tags": ["a", "b", "c"],
+            "attributes": [{"key": "plan", "value": "pro"}, {"key": "seats", "value": "1"}, {"key": "region", "value": "eu"}],
+            "notes": [{"title": "first", "description": ""}, {"title": "second", "description": ""}]
+        })
+    );
+}
+
+#[test]
+fn merging_into_an_empty_update_is_the_update() {
+    let update = parse(json!({"phone": "2079460958", "dialCode": "+44", "tags": ["x"]})).unwrap();
+    let mut merged = Lead::default();
+    merged.merge(update.clone());
+    assert_eq!(merged, update);
+}
