@@ -5,7 +5,23 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 /// The names of the options `init()` takes.
-const OPTIONS: [&str; 5] = ["proxyUrl", "uuidKey", "botId", "customerId", "botPageUrl"];
+const OPTIONS: [&str; 6] = [
+    "proxyUrl",
+    "uuidKey",
+    "botId",
+    "customerId",
+    "botPageUrl",
+    "batchWindowMs",
+];
+
+/// How long calls are gathered into one update, unless `batchWindowMs` says otherwise.
+const DEFAULT_BATCH_WINDOW_MS: u32 = 250;
+/// The longest window allowed: longer would hold updates past a typical page visit.
+const MAX_BATCH_WINDOW_MS: u32 = 10_000;
+
+fn default_batch_window() -> u32 {
+    DEFAULT_BATCH_WINDOW_MS
+}
 
 /// Options of a companion, as JS passes them (camelCase). Unknown options are an error,
 /// so a misspelt `proxyURL` does not silently fall back to a default.
@@ -26,6 +42,9 @@ pub struct Config {
     /// A bot page URL (`https://page.Reekolect.online/BotId/CustomerId`) to read the ids from.
     #[serde(default)]
     pub bot_page_url: Option<String>,
+    /// Calls made within this many milliseconds are merged into one request (default 250).
+    #[serde(default = "default_batch_window")]
+    pub batch_window_ms: u32,
     /// `proxyUrl` + `/lead`, worked out once.
     #[serde(skip)]
     pub lead_endpoint: String,
@@ -65,6 +84,11 @@ impl Config {
         if config.bot_id.is_some() != config.customer_id.is_some() {
             return Err(CompanionError::Config(
                 "init(): botId and customerId go together: give both or neither".into(),
+            ));
+        }
+        if config.batch_window_ms > MAX_BATCH_WINDOW_MS {
+            return Err(CompanionError::Config(
+                "init(): batchWindowMs must be at most 10000".into(),
             ));
         }
         Ok(config)

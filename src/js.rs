@@ -19,9 +19,14 @@ pub fn unknown_key(object: &JsValue, known: &[&str]) -> Option<String> {
 /// list belongs (JS strings are iterable, so "vip" would read as ["v", "i", "p"]).
 pub fn check_lead_shape(fields: &JsValue, known: &[&str]) -> Result<(), FieldError> {
     if let Some(unknown) = unknown_key(fields, known) {
+        let settable: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|k| !["uuid", "botId", "customerId"].contains(k))
+            .collect();
         return Err(FieldError::new(
             unknown,
-            "is not a known field (expected one of ".to_string() + &known[3..].join(", ") + ")",
+            "is not a known field (expected one of ".to_string() + &settable.join(", ") + ")",
         ));
     }
     for (list, item_keys) in [

@@ -1,18 +1,23 @@
 //! Reekolect Companion: enriches the current chat visitor's lead from the browser.
 //!
-//! The visitor context (UUID, BotId, CustomerId) is read from the page, the update is
-//! checked with the shared rules of [`reekolect_lead`], and sent as a `PUT` to the
-//! site's proxy, which alone holds the API token.
+//! The visitor context (UUID, BotId, CustomerId) is read from the page, each call is
+//! checked with the shared rules of [`reekolect_lead`], calls made within a short window
+//! are merged into one update (see [`reekolect_lead::Lead::merge`]), and the update is
+//! sent as a `PUT` to the site's proxy, which alone holds the API token.
 
+mod batch;
 mod config;
 mod context;
 mod error;
+mod events;
 mod js;
 mod transport;
 
+use batch::Batcher;
 use config::Config;
 use error::CompanionError;
-use reekolect_lead::{parse_lead, validate_fields, FieldError, Lead, FIELDS};
+use events::Event;
+use js_sys::{Array, Function, Object, Promise};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -21,17 +26,23 @@ pub use context::VisitorContext;
 /// A configured companion; made by the package's `init(config)`.
 #[wasm_bindgen]
 pub struct Companion {
-    config: Rc<Config>,
+    batcher: Rc<Batcher>,
 }
 
-/// Creates a companion from `config` (`{ proxyUrl, uuidKey?, botId?, customerId?, botPageUrl? }`).
-/// Throws an `Error` naming the option when the config is wrong.
+/// Creates a companion from `config`; throws an `Error` naming the option when it is wrong.
 #[wasm_bindgen(js_name = createCompanion)]
 pub fn create_companion(config: JsValue) -> Result<Companion, JsValue> {
     let config = Config::from_js(config).map_err(JsValue::from)?;
     Ok(Companion {
-        config: Rc::new(config),
+        batcher: Rc::new(Batcher::new(config)),
     })
+}
+
+/// `{ [key]: value }` as a JS object.
+fn object(key: &str, value: &JsValue) -> JsValue {
+    let object = Object::new();
+    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+    object.into()
 }
 
 #[wasm_bindgen]
@@ -39,58 +50,80 @@ impl Companion {
     /// The current visitor context `{ uuid, botId, customerId }`. Throws an `Error` saying
     /// what is missing (for example, the visitor has not opened the chat yet).
     pub fn context(&self) -> Result<JsValue, JsValue> {
-        let context = context::resolve(&self.config)?;
+        let context = context::resolve(self.batcher.config())?;
         Ok(serde_wasm_bindgen::to_value(&context)
             .map_err(|e| CompanionError::Config(e.to_string()))?)
     }
 
-    /// Sends `fields` (any of agentId, status, picture, name, email, phone, dialCode,
-    /// notes, tags, attributes) as an update of the current visitor's lead. Resolves with
-    /// the API's answer; rejects with an `Error` whose message says what went wrong.
+    /// Updates the lead with any of its fields (agentId, status, picture, name, email,
+    /// phone, dialCode, notes, tags, attributes). Resolves with the API's answer once the
+    /// update (merged with the other calls of its window) is accepted; rejects with an
+    /// `Error` whose message says what went wrong.
     #[wasm_bindgen(js_name = updateLead)]
-    pub fn update_lead(&self, fields: JsValue) -> js_sys::Promise {
-        let prepared = prepare_update(&self.config, fields);
-        let config = Rc::clone(&self.config);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let lead = prepared?;
-            Ok(transport::put_lead(&config.lead_endpoint, &lead).await?)
-        })
+    pub fn update_lead(&self, fields: JsValue) -> Promise {
+        Batcher::add(&self.batcher, fields, None)
     }
-}
 
-/// Checks the caller's fields and joins them with the visitor context.
-fn prepare_update(config: &Config, fields: JsValue) -> Result<Lead, CompanionError> {
-    if !fields.is_object() || js_sys::Array::is_array(&fields) {
-        return Err(CompanionError::Invalid(vec![FieldError::new(
-            "fields",
-            "must be an object like { email: \"…\" }",
-        )]));
+    /// Sets who the visitor is: `{ name, email, phone, dialCode, picture }`.
+    pub fn identify(&self, traits: JsValue) -> Promise {
+        Batcher::add(
+            &self.batcher,
+            traits,
+            Some(&["name", "email", "phone", "dialCode", "picture"]),
+        )
     }
-    js::check_lead_shape(&fields, &FIELDS).map_err(|e| CompanionError::Invalid(vec![e]))?;
-    let lead = parse_lead(serde_wasm_bindgen::Deserializer::from(fields))
-        .map_err(|e| CompanionError::Invalid(vec![e]))?;
-    let identity = [
-        ("uuid", &lead.uuid),
-        ("botId", &lead.bot_id),
-        ("customerId", &lead.customer_id),
-    ];
-    let taken: Vec<FieldError> = identity
-        .iter()
-        .filter(|(_, value)| value.is_some())
-        .map(|(field, _)| {
-            FieldError::new(
-                *field,
-                "comes from the visitor context; set it in init() if it must be fixed",
-            )
-        })
-        .collect();
-    if !taken.is_empty() {
-        return Err(CompanionError::Invalid(taken));
+
+    /// Sets custom attributes: `{ key: value, … }` (numbers and booleans become strings).
+    #[wasm_bindgen(js_name = setAttributes)]
+    pub fn set_attributes(&self, attributes: JsValue) -> Promise {
+        self.single("attributes", &attributes)
     }
-    let mut lead = validate_fields(lead).map_err(CompanionError::Invalid)?;
-    let visitor = context::resolve(config)?;
-    lead.uuid = Some(visitor.uuid);
-    lead.bot_id = Some(visitor.bot_id);
-    lead.customer_id = Some(visitor.customer_id);
-    Ok(lead)
+
+    /// Adds tags to the chat.
+    #[wasm_bindgen(js_name = addTags)]
+    pub fn add_tags(&self, tags: JsValue) -> Promise {
+        self.single("tags", &tags)
+    }
+
+    /// Adds a note `{ title, description }` to the chat.
+    #[wasm_bindgen(js_name = addNote)]
+    pub fn add_note(&self, note: JsValue) -> Promise {
+        self.single("notes", &Array::of1(&note))
+    }
+
+    /// Sets the chat's status (OPEN, INPROGRESS, REVIEW, ONHOLD, DEPENDANCY, CLOSED).
+    #[wasm_bindgen(js_name = setStatus)]
+    pub fn set_status(&self, status: JsValue) -> Promise {
+        self.single("status", &status)
+    }
+
+    /// Assigns the chat to an agent.
+    #[wasm_bindgen(js_name = assignAgent)]
+    pub fn assign_agent(&self, agent_id: JsValue) -> Promise {
+        self.single("agentId", &agent_id)
+    }
+
+    /// Sends what is waiting now instead of at the end of the window. Resolves with the
+    /// API's answer (or `undefined` when nothing was waiting).
+    pub fn flush(&self) -> Promise {
+        Batcher::flush_now(&self.batcher)
+    }
+
+    /// Calls `handler` on `event`: "sent", "failed" or "invalid".
+    pub fn on(&self, event: &str, handler: Function) -> Result<(), JsValue> {
+        let event = Event::parse(event).map_err(CompanionError::Config)?;
+        self.batcher.listeners().add(event, handler);
+        Ok(())
+    }
+
+    /// Stops calling `handler` on `event`.
+    pub fn off(&self, event: &str, handler: Function) -> Result<(), JsValue> {
+        let event = Event::parse(event).map_err(CompanionError::Config)?;
+        self.batcher.listeners().remove(event, &handler);
+        Ok(())
+    }
+
+    fn single(&self, field: &str, value: &JsValue) -> Promise {
+        Batcher::add(&self.batcher, object(field, value), None)
+    }
 }

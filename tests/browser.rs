@@ -366,3 +366,138 @@ async fn no_uuid_yet_rejects_instead_of_guessing() {
     assert_eq!(get(&error, "code"), "context");
     assert_eq!(calls.length(), 0);
 }
+
+/// Records the events of `companion` into a JS array of `[name, detail]`.
+fn record_events(rk: &Companion) -> js_sys::Array {
+    let log = js_sys::Array::new();
+    for name in ["sent", "failed", "invalid"] {
+        let handler = Function::new_with_args("log, name, detail", "log.push([name, detail])")
+            .bind2(&JsValue::NULL, &log, &JsValue::from_str(name))
+            .unchecked_into::<Function>();
+        rk.on(name, handler).unwrap();
+    }
+    log
+}
+
+#[wasm_bindgen_test]
+async fn a_burst_of_calls_is_one_request_with_the_merged_update() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let events = record_events(&rk);
+    let parse = |json: &str| JSON::parse(json).unwrap();
+    let promises = [
+        rk.identify(parse(r#"{"name":"Ann","email":"ann@example.com"}"#)),
+        rk.set_attributes(parse(r#"{"plan":"free","seats":1}"#)),
+        rk.add_tags(parse(r#"["a","b"]"#)),
+        rk.add_note(parse(r#"{"title":"first"}"#)),
+        rk.set_status("open".into()),
+        rk.assign_agent("agent7".into()),
+        rk.set_attributes(parse(r#"{"plan":"pro"}"#)),
+        rk.add_tags(parse(r#"["b","c"]"#)),
+        rk.add_note(parse(r#"{"title":"second","description":"more"}"#)),
+        rk.update_lead(parse(r#"{"name":"Ann Lee","phone":"+1 555 010 9999"}"#)),
+    ];
+    let all = js_sys::Promise::all(&promises.iter().cloned().collect::<js_sys::Array>());
+    let answers: js_sys::Array = settle(all).await.unwrap().dyn_into().unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(
+        calls.length(),
+        1,
+        "10 calls in one window must be one request"
+    );
+    assert_eq!(answers.length(), 10);
+    assert!(answers.iter().all(|a| get(&a, "success") == true));
+    let body = get(&calls.get(0), "body").as_string().unwrap();
+    let expected = format!(
+        r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","agentId":"agent7","status":"OPEN","name":"Ann Lee","email":"ann@example.com","phone":"5550109999","dialCode":"+1","notes":[{{"title":"first","description":""}},{{"title":"second","description":"more"}}],"tags":["a","b","c"],"attributes":[{{"key":"plan","value":"pro"}},{{"key":"seats","value":"1"}}]}}"#
+    );
+    assert_eq!(body, expected);
+    assert_eq!(events.length(), 1);
+    assert_eq!(
+        events.get(0).dyn_into::<js_sys::Array>().unwrap().get(0),
+        "sent"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_invalid_call_in_a_burst_loses_nothing_else() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let events = record_events(&rk);
+    let good = rk.identify(JSON::parse(r#"{"name":"Ann"}"#).unwrap());
+    let bad = settle(rk.identify(JSON::parse(r#"{"email":"nope","status":"OPEN"}"#).unwrap()))
+        .await
+        .unwrap_err();
+    let also_good = rk.add_tags(JSON::parse(r#"["kept"]"#).unwrap());
+    settle(rk.flush()).await.unwrap();
+    settle(good).await.unwrap();
+    settle(also_good).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    // identify() takes only who the visitor is: status is refused by name.
+    assert_eq!(get(&bad, "field"), "status");
+    assert!(
+        message(&bad).contains("expected one of name, email, phone, dialCode, picture"),
+        "{}",
+        message(&bad)
+    );
+    assert_eq!(calls.length(), 1);
+    let body = get(&calls.get(0), "body").as_string().unwrap();
+    assert!(body.ends_with(r#""name":"Ann","tags":["kept"]}"#), "{body}");
+    let names: Vec<JsValue> = events
+        .iter()
+        .map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0))
+        .collect();
+    assert_eq!(names, [JsValue::from("invalid"), JsValue::from("sent")]);
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_send_rejects_every_call_of_its_batch_and_emits_failed() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    stub_fetch(
+        400,
+        r#"{"success":false,"message":"email: must be an email address","code":400}"#,
+    );
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let events = record_events(&rk);
+    let first = rk.set_status("review".into());
+    let second = rk.add_tags(JSON::parse(r#"["x"]"#).unwrap());
+    let first = settle(first).await.unwrap_err();
+    let second = settle(second).await.unwrap_err();
+    reset_page();
+    assert_eq!(get(&first, "status"), 400);
+    assert_eq!(
+        message(&second),
+        "Reekolect: the proxy answered 400: email: must be an email address"
+    );
+    assert_eq!(events.length(), 1);
+    let failed = events.get(0).dyn_into::<js_sys::Array>().unwrap();
+    assert_eq!(failed.get(0), "failed");
+    assert_eq!(get(&get(&failed.get(1), "update"), "status"), "REVIEW");
+}
+
+#[wasm_bindgen_test]
+async fn unknown_events_and_throwing_handlers_do_not_break_anything() {
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let error = rk.on("sended", Function::new_no_args("")).unwrap_err();
+    assert!(
+        message(&error).contains("unknown event \"sended\""),
+        "{}",
+        message(&error)
+    );
+    let thrower = Function::new_no_args("throw new Error('handler bug')");
+    rk.on("invalid", thrower.clone()).unwrap();
+    // The handler throws; the call still just rejects with its own error.
+    let error = settle(rk.set_status("nonsense".into())).await.unwrap_err();
+    assert_eq!(get(&error, "field"), "status");
+    rk.off("invalid", thrower).unwrap();
+}
