@@ -125,6 +125,11 @@ fn describe<E: fmt::Display>(path: String, message: &E) -> FieldError {
     let message = message.to_string();
     // serde-wasm-bindgen's errors are JS Errors, whose text starts with "Error: ".
     let message = message.strip_prefix("Error: ").unwrap_or(&message);
+    // serde_json appends the position; the field path says more.
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => &message[..at],
+        _ => message,
+    };
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
         // serde_path_to_error's path already ends at the unknown field.

@@ -1,0 +1,164 @@
+//! What `reekolect-proxy serve` runs: the upstream choice, the token, the embedded mock.
+
+use crate::cli::ServeArgs;
+use crate::proxy::{self, ProxyConfig};
+use crate::{mock, Secret, ServerHandle};
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use tokio::net::TcpListener;
+
+/// The environment variable holding the Reekolect API token.
+pub const TOKEN_ENV: &str = "REEKOLECT_API_TOKEN";
+
+/// The real API, used by default when a token is set.
+pub const DEFAULT_UPSTREAM: &str = "https://api.v7.express-chat.ai";
+
+/// Where the proxy forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// The embedded mock, started in the same process on an ephemeral 127.0.0.1 port.
+    Mock,
+    /// A base URL (http or https), without a trailing slash.
+    Url(String),
+}
+
+impl FromStr for Upstream {
+    type Err = String;
+
+    /// `mock`, or an absolute http(s) URL.
+    fn from_str(value: &str) -> Result<Self, String> {
+        if value == "mock" {
+            return Ok(Upstream::Mock);
+        }
+        let url = reqwest::Url::parse(value)
+            .map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!("{value:?} must be `mock` or an http(s) URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+            return Err(format!(
+                "{value:?} must be a base URL without credentials, query or fragment"
+            ));
+        }
+        Ok(Upstream::Url(
+            url.as_str().trim_end_matches('/').to_string(),
+        ))
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Upstream::Mock => f.write_str("mock"),
+            Upstream::Url(url) => f.write_str(url),
+        }
+    }
+}
+
+/// Why `serve` could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A real upstream was chosen but no token was given.
+    MissingToken(String),
+    /// An address could not be bound.
+    Bind(SocketAddr, io::Error),
+    /// Another I/O error while starting.
+    Io(io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::MissingToken(url) => write!(
+                f,
+                "upstream {url} needs an API token: set {TOKEN_ENV} (or use --upstream mock)"
+            ),
+            StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
+            StartError::Io(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The running proxy, and the embedded mock in mock mode.
+#[derive(Debug)]
+pub struct Serving {
+    /// The proxy's server.
+    pub proxy: ServerHandle,
+    /// The embedded mock's server, in mock mode.
+    pub mock: Option<ServerHandle>,
+    /// What the proxy forwards to.
+    pub upstream: Upstream,
+}
+
+impl Serving {
+    /// `reekolect-proxy listening on http://ADDR (upstream: mock|URL)`.
+    pub fn listening_line(&self) -> String {
+        format!(
+            "reekolect-proxy listening on {} (upstream: {})",
+            self.proxy.url(),
+            self.upstream
+        )
+    }
+
+    /// Stops the proxy, then the mock.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.proxy.shutdown().await?;
+        if let Some(mock) = self.mock {
+            mock.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The token from [`TOKEN_ENV`], if set and not blank.
+pub fn token_from_env() -> Option<String> {
+    std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|token| !token.trim().is_empty())
+}
+
+/// Starts what `serve` runs, with `token` (normally [`token_from_env`]):
+/// - the upstream is `args.upstream`, else `mock` without a token, else [`DEFAULT_UPSTREAM`];
+/// - a real upstream needs the token ([`StartError::MissingToken`]);
+/// - in mock mode the mock starts on 127.0.0.1:0 expecting `token`, or a random one,
+///   and `/demo/leads` is enabled.
+pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, StartError> {
+    let token = token.filter(|t| !t.trim().is_empty()).map(Secret::new);
+    let upstream = match (args.upstream, &token) {
+        (Some(upstream), _) => upstream,
+        (None, None) => Upstream::Mock,
+        (None, Some(_)) => Upstream::Url(DEFAULT_UPSTREAM.to_string()),
+    };
+    let (base, token, mock) = match &upstream {
+        Upstream::Url(url) => {
+            let token = token.ok_or_else(|| StartError::MissingToken(url.clone()))?;
+            (url.clone(), token, None)
+        }
+        Upstream::Mock => {
+            let token = token.unwrap_or_else(Secret::random);
+            let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|err| StartError::Bind(addr, err))?;
+            let mock = mock::spawn(listener, token.clone()).map_err(StartError::Io)?;
+            (mock.url(), token, Some(mock))
+        }
+    };
+    let mut config = ProxyConfig::new(base, token);
+    config.demo = mock.is_some();
+    config.www = args.www;
+    config.allow_origins = args.allow_origin;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|err| StartError::Bind(args.listen, err))?;
+    let proxy = proxy::spawn(listener, config).map_err(StartError::Io)?;
+    Ok(Serving {
+        proxy,
+        mock,
+        upstream,
+    })
+}

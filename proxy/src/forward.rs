@@ -1,0 +1,223 @@
+//! The HTTP client side: calls to the upstream Reekolect API (real or mock).
+
+use crate::error::{json_response, ApiError};
+use crate::Secret;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use reekolect_lead::Lead;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Largest upstream answer read, in bytes.
+const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
+/// Longest upstream text relayed in a wrapped message, in characters.
+const MAX_RELAYED_TEXT: usize = 300;
+
+/// A client for one upstream base URL and token.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamClient {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+    timeout: Duration,
+}
+
+impl UpstreamClient {
+    /// A client for `base` (no trailing slash), sending `token`, giving up after `timeout`.
+    pub(crate) fn new(base: &str, token: Secret, timeout: Duration) -> Self {
+        let base = base.trim_end_matches('/').to_string();
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION")));
+        if is_loopback(&base) {
+            // The embedded mock and test upstreams must not go through a system proxy.
+            builder = builder.no_proxy();
+        }
+        let http = builder
+            .build()
+            .expect("the HTTP client's TLS backend is built in");
+        Self {
+            http,
+            base,
+            token,
+            timeout,
+        }
+    }
+
+    /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
+    /// body relayed (a non-JSON body wrapped as an [`ApiError`] body).
+    pub(crate) async fn put_lead(&self, lead: &Lead) -> Response {
+        let sent = self
+            .http
+            .put(format!("{}/inbox/direct/lead", self.base))
+            .header("x-bp-token", self.token.expose())
+            .json(lead)
+            .send()
+            .await;
+        let upstream = match sent {
+            Ok(upstream) => upstream,
+            Err(err) => return self.failure(&err).into_response(),
+        };
+        let status =
+            StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let text = match read_capped(upstream).await {
+            Ok(text) => self.scrub(text),
+            Err(err) => return err.into_response(),
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(body) => json_response(status, &body),
+            Err(_) => {
+                let message = if text.trim().is_empty() {
+                    status
+                        .canonical_reason()
+                        .unwrap_or("no message")
+                        .to_string()
+                } else {
+                    truncate(text.trim(), MAX_RELAYED_TEXT)
+                };
+                json_response(
+                    status,
+                    &json!({"success": false, "code": status.as_u16(), "message": message}),
+                )
+            }
+        }
+    }
+
+    /// One page of `GET <base>/inbox/direct/chats` with `x-bot-token`: its `data` records.
+    pub(crate) async fn list_chats(
+        &self,
+        bot_id: &str,
+        customer_id: &str,
+        page: u64,
+        kind: &str,
+    ) -> Result<Vec<Value>, ApiError> {
+        let page = page.to_string();
+        let upstream = self
+            .http
+            .get(format!("{}/inbox/direct/chats", self.base))
+            .query(&[
+                ("botId", bot_id),
+                ("customerId", customer_id),
+                ("page", &page),
+                ("type", kind),
+            ])
+            .header("x-bot-token", self.token.expose())
+            .send()
+            .await
+            .map_err(|err| self.failure(&err))?;
+        let status = upstream.status();
+        let text = self.scrub(read_capped(upstream).await?);
+        let body: Value = serde_json::from_str(&text).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!("upstream answered {status} with a body that is not JSON"),
+            )
+        })?;
+        if !status.is_success() {
+            let message = body["message"].as_str().unwrap_or("no message");
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "upstream answered {status}: {}",
+                    truncate(message, MAX_RELAYED_TEXT)
+                ),
+            ));
+        }
+        match body.get("data") {
+            Some(Value::Array(records)) => Ok(records.clone()),
+            _ => Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream answer has no data list",
+            )),
+        }
+    }
+
+    /// 504 on a timeout, else 502, naming the root cause (never the token, never the URL's query).
+    fn failure(&self, err: &reqwest::Error) -> ApiError {
+        if err.is_timeout() {
+            return ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "upstream timeout: no answer within {}",
+                    humantime::format_duration(self.timeout)
+                ),
+            );
+        }
+        // The innermost cause says what happened ("Connection refused"); reqwest's own
+        // message only says that sending failed.
+        let mut cause: &dyn std::error::Error = err;
+        while let Some(source) = cause.source() {
+            cause = source;
+        }
+        let cause = cause.to_string();
+        ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("upstream unreachable: {}", self.scrub(cause)),
+        )
+    }
+
+    /// Removes the token from text that came back from the upstream.
+    fn scrub(&self, text: String) -> String {
+        let token = self.token.expose();
+        if token.is_empty() || !text.contains(token) {
+            text
+        } else {
+            text.replace(token, "[redacted]")
+        }
+    }
+}
+
+/// Reads at most [`MAX_UPSTREAM_BODY`] bytes of the upstream's body as text.
+async fn read_capped(mut upstream: reqwest::Response) -> Result<String, ApiError> {
+    let mut body = Vec::new();
+    loop {
+        match upstream.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        format!("upstream answer is larger than {MAX_UPSTREAM_BODY} bytes"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(err) if err.is_timeout() => {
+                return Err(ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "upstream timeout while reading its answer",
+                ))
+            }
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream closed the connection while answering",
+                ))
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The first `max` characters of `text`, with "…" when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => text[..at].to_string() + "…",
+        None => text.to_string(),
+    }
+}
+
+/// Whether the URL's host is 127.0.0.1, ::1 or localhost.
+fn is_loopback(base: &str) -> bool {
+    reqwest::Url::parse(base)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+}

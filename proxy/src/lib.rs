@@ -1,0 +1,30 @@
+//! The Reekolect companion's proxy.
+//!
+//! The browser companion cannot hold the Reekolect API token, so it sends its lead
+//! updates to this proxy (`PUT /lead`). The proxy validates and normalises them with the
+//! shared [`reekolect_lead`] rules, adds the `x-bp-token` header and forwards them to
+//! `PUT <upstream>/inbox/direct/lead`, relaying the upstream's answer.
+//!
+//! The crate also embeds a mock of the two Reekolect API endpoints ([`mock`]), so the
+//! whole path can run without an account: `reekolect-proxy serve --upstream mock`.
+//!
+//! Entry points:
+//! - [`start`] assembles what `reekolect-proxy serve` runs (proxy, and the mock in mock mode);
+//! - [`proxy::router`] and [`mock::router`] are the bare axum routers;
+//! - [`mock::spawn`] and [`proxy::spawn`] run them on a listener, returning a [`ServerHandle`].
+
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+mod error;
+mod forward;
+pub mod mock;
+pub mod proxy;
+mod secret;
+mod server;
+
+pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
+pub use error::ApiError;
+pub use secret::Secret;
+pub use server::{spawn_router, ServerHandle};

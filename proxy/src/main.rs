@@ -1,0 +1,83 @@
+//! `reekolect-proxy`: see `reekolect-proxy --help`.
+
+use clap::Parser;
+use reekolect_proxy::app::{start, token_from_env};
+use reekolect_proxy::cli::{Cli, Command, MockArgs, ServeArgs};
+use reekolect_proxy::{mock, Secret};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,reekolect_proxy=info")),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::MockApi(args) => mock_api(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("reekolect-proxy: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let serving = start(args, token_from_env())
+        .await
+        .map_err(|err| err.to_string())?;
+    println!("{}", serving.listening_line());
+    stopped().await;
+    serving.shutdown().await.map_err(|err| err.to_string())
+}
+
+async fn mock_api(args: MockArgs) -> Result<(), String> {
+    let token = match token_from_env() {
+        Some(token) => Secret::new(token),
+        None => {
+            eprintln!(
+                "reekolect-mock-api: {} is not set; the mock accepts the token \"mock-token\"",
+                reekolect_proxy::TOKEN_ENV
+            );
+            Secret::new("mock-token")
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
+    let server = mock::spawn(listener, token).map_err(|err| err.to_string())?;
+    println!("reekolect-mock-api listening on {}", server.url());
+    stopped().await;
+    server.shutdown().await.map_err(|err| err.to_string())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn stopped() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

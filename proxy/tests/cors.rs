@@ -1,0 +1,83 @@
+//! CORS: preflights for `PUT /lead`, any origin by default, or exactly the allowed list.
+
+mod common;
+
+use axum::http::HeaderValue;
+use common::*;
+use reekolect_proxy::proxy::ProxyConfig;
+use reekolect_proxy::Secret;
+
+async fn preflight(base: &str, origin: &str) -> reqwest::Response {
+    client()
+        .request(reqwest::Method::OPTIONS, format!("{base}/lead"))
+        .header("origin", origin)
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn preflight_allows_any_origin_by_default() {
+    bounded(async {
+        let proxy = proxy_to("http://127.0.0.1:9").await;
+        let response = preflight(&proxy.url(), "https://shop.example").await;
+        assert!(response.status().is_success(), "{}", response.status());
+        let headers = response.headers();
+        assert_eq!(headers["access-control-allow-origin"], "*");
+        let methods = headers["access-control-allow-methods"].to_str().unwrap();
+        for method in ["PUT", "POST", "OPTIONS"] {
+            assert!(methods.contains(method), "{methods}");
+        }
+        let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+        assert!(allowed.to_ascii_lowercase().contains("content-type"));
+        assert!(headers.get("access-control-allow-credentials").is_none());
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn only_the_allowed_origins_are_allowed() {
+    bounded(async {
+        let mut config = ProxyConfig::new("http://127.0.0.1:9", Secret::new(TOKEN));
+        config.allow_origins = vec![HeaderValue::from_static("https://a.example")];
+        let proxy = start_proxy(config).await;
+
+        let response = preflight(&proxy.url(), "https://a.example").await;
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "https://a.example"
+        );
+        let response = preflight(&proxy.url(), "https://b.example").await;
+        assert!(response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+
+        // Actual (non-preflight) answers carry the header too, for the allowed origin only.
+        let response = client()
+            .get(format!("{}/healthz", proxy.url()))
+            .header("origin", "https://a.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "https://a.example"
+        );
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[test]
+fn allow_origin_values_are_checked() {
+    use reekolect_proxy::cli::parse_origin;
+    assert!(parse_origin("https://a.example").is_ok());
+    assert!(parse_origin("http://localhost:3000").is_ok());
+    assert!(parse_origin("https://a.example/").is_err());
+    assert!(parse_origin("a.example").is_err());
+    assert!(parse_origin("*").is_err());
+}
