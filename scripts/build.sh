@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the companion (wasm + JS) into dist/ and www/pkg/, and the proxy binary.
+# `build.sh companion` builds the companion only (what `npm pack` needs).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+
+step() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
+
+step "companion (release wasm)"
+cargo build --quiet --release --target wasm32-unknown-unknown -p reekolect-companion
+rm -rf dist && mkdir -p dist
+wasm-bindgen --target web --out-dir dist target/wasm32-unknown-unknown/release/reekolect_companion.wasm
+# The npm binaryen's wasm-opt: Debian's older one corrupts modules from this Rust.
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-reference-types --enable-multivalue --enable-mutable-globals \
+  -o dist/reekolect_companion_bg.wasm dist/reekolect_companion_bg.wasm
+cp js/index.js js/index.d.ts js/reekolect-companion.js dist/
+rm -rf www/pkg && cp -r dist www/pkg
+
+if [ "${1:-all}" != companion ]; then
+  step "proxy (release)"
+  cargo build --quiet --release -p reekolect-proxy
+fi
+
+wasm_bytes=$(stat -c %s dist/reekolect_companion_bg.wasm)
+js_bytes=$(cat dist/reekolect_companion.js dist/index.js | wc -c)
+gz_bytes=$(cat dist/reekolect_companion_bg.wasm dist/reekolect_companion.js dist/index.js | gzip -9 | wc -c)
+step "companion: wasm ${wasm_bytes} B + js ${js_bytes} B = ${gz_bytes} B gzipped"

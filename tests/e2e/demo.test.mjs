@@ -1,0 +1,94 @@
+// The whole path in a real browser: demo page → companion (wasm) → proxy → embedded mock API.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+
+let proxy;
+let browser;
+
+before(async () => {
+  proxy = await startProxy();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await proxy?.stop();
+});
+
+test('a visitor opens the chat, sends the contact form, and the lead arrives in the mock and the inbox', { timeout: 60_000 }, async () => {
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  // Everything the page received, to prove the API token never reached the browser.
+  const received = [];
+  page.on('response', async (response) => {
+    const headers = JSON.stringify(await response.allHeaders());
+    const body = await response.body().then((b) => b.toString('latin1'), () => '');
+    received.push({ url: response.url(), text: headers + body });
+  });
+
+  await page.goto(`${proxy.url}/`);
+  await page.click('.rk-bubble');
+  const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
+  assert.match(uuid, /^[0-9a-f-]{36}$/);
+
+  await page.fill('input[name=name]', '  Ada Lovelace ');
+  await page.fill('input[name=email]', 'ada@Example.com');
+  await page.fill('input[name=phone]', '+44 20 7946 0958');
+  await page.selectOption('select[name=interest]', 'calathea');
+  await page.fill('textarea[name=message]', 'Brown leaf edges on my calathea.');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#form-status.ok', { timeout: 10_000 });
+
+  const leads = await demoLeads(proxy.url);
+  const lead = leads.find((l) => l.uuid === uuid);
+  assert.ok(lead, `the mock holds no lead for ${uuid}: ${JSON.stringify(leads)}`);
+  const user = lead.profile.userDetails;
+  assert.equal(user.name, 'Ada Lovelace');
+  assert.equal(user.contact.email, 'ada@example.com');
+  assert.deepEqual(user.contact.phone, { number: '2079460958', prefix: '44' });
+  assert.deepEqual(user.tags, ['contact-form']);
+  assert.deepEqual(user.attributes, [{ key: 'interest', value: 'calathea' }, { key: 'page', value: '/' }]);
+  assert.deepEqual(lead.profile.notes.map(({ title, description }) => ({ title, description })),
+    [{ title: 'Contact form question', description: 'Brown leaf edges on my calathea.' }]);
+
+  // The inbox page shows it, by itself, within a refresh or two.
+  const inbox = await browser.newPage();
+  await inbox.goto(`${proxy.url}/inbox.html`);
+  const row = inbox.locator(`tr[data-uuid="${uuid}"]`);
+  await row.waitFor({ timeout: 10_000 });
+  const text = await row.innerText();
+  assert.match(text, /Ada Lovelace/);
+  assert.match(text, /ada@example\.com/);
+  assert.match(text, /\+44 2079460958/);
+
+  assert.ok(received.length >= 5, `recorded ${received.length} responses`);
+  const leaks = received.filter((r) => r.text.includes(proxy.token)).map((r) => r.url);
+  assert.deepEqual(leaks, [], 'the API token reached the browser');
+  assert.deepEqual(pageErrors, []);
+});
+
+test('sending before the chat is opened says why, and sends nothing', { timeout: 30_000 }, async () => {
+  const page = await browser.newPage();
+  const puts = [];
+  page.on('request', (request) => { if (request.method() === 'PUT') puts.push(request.url()); });
+  await page.goto(`${proxy.url}/`);
+  await page.fill('input[name=name]', 'Grace Hopper');
+  await page.fill('input[name=email]', 'grace@example.com');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#form-status.error', { timeout: 10_000 });
+  assert.match(await page.innerText('#form-status'), /has not opened the chat/);
+  assert.deepEqual(puts, []);
+});
+
+test('an invalid field is refused in the page, naming the field', { timeout: 30_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${proxy.url}/`);
+  await page.click('.rk-bubble');
+  await page.fill('input[name=name]', 'Alan Turing');
+  await page.fill('input[name=email]', 'alan at example');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#form-status.error', { timeout: 10_000 });
+  assert.match(await page.innerText('#form-status'), /email: must be an email address/);
+});
