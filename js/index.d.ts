@@ -10,6 +10,8 @@ export interface CompanionConfig {
   customerId?: string;
   /** A bot page URL (https://page.Reekolect.online/BotId/CustomerId) to read the ids from. */
   botPageUrl?: string;
+  /** Calls made within this many milliseconds are merged into one request. Default 250, at most 10000. */
+  batchWindowMs?: number;
 }
 
 /** The status values the Reekolect API accepts (input is case-insensitive). */
@@ -39,6 +41,12 @@ export interface LeadFields {
   attributes?: Record<string, string | number | boolean> | { key: string; value: string | number | boolean }[];
 }
 
+/** Who the visitor is: the fields `identify()` takes. */
+export type VisitorTraits = Pick<LeadFields, 'name' | 'email' | 'phone' | 'dialCode' | 'picture'>;
+
+/** Attribute values; numbers and booleans are sent as strings. */
+export type AttributeValue = string | number | boolean;
+
 /** Who the current visitor is. */
 export interface VisitorContext {
   uuid: string;
@@ -65,12 +73,79 @@ export interface ReekolectError extends Error {
   status?: number;
 }
 
-/** A configured companion. */
+/** The update as sent, in the API's wire format. */
+export interface WireLead {
+  uuid: string;
+  botId: string;
+  customerId: string;
+  agentId?: string;
+  status?: LeadStatus;
+  picture?: string;
+  name?: string;
+  email?: string;
+  phone?: string;
+  dialCode?: string;
+  notes?: { title: string; description: string }[];
+  tags?: string[];
+  attributes?: { key: string; value: string }[];
+}
+
+/** What each event's handler receives. */
+export interface CompanionEvents {
+  /** An update was accepted. */
+  sent: { update: WireLead; answer: LeadAnswer };
+  /** An update could not be delivered. */
+  failed: { update: WireLead; error: ReekolectError };
+  /** A call broke a rule and was not queued. */
+  invalid: { error: ReekolectError };
+}
+
+/**
+ * A configured companion. Every update method checks its input at once (an invalid call
+ * rejects with `code: 'invalid'` and emits `invalid`), then waits up to `batchWindowMs` so
+ * that the calls of one moment travel as one request; its promise settles with that request.
+ */
 export interface Companion {
   /** The current visitor context; throws a ReekolectError (`code: 'context'`) when incomplete. */
   context(): VisitorContext;
-  /** Updates the current visitor's lead with `fields`. */
+  /** Updates any of the lead's fields at once. */
   updateLead(fields: LeadFields): Promise<LeadAnswer>;
+  /** Sets who the visitor is. */
+  identify(traits: VisitorTraits): Promise<LeadAnswer>;
+  /** Sets custom attributes; a key set again keeps the last value. */
+  setAttributes(attributes: Record<string, AttributeValue>): Promise<LeadAnswer>;
+  /** Adds tags (duplicates are dropped). */
+  addTags(tags: string[]): Promise<LeadAnswer>;
+  /** Adds a note to the chat. */
+  addNote(note: LeadNote): Promise<LeadAnswer>;
+  /** Sets the chat's status. */
+  setStatus(status: LeadStatus | Lowercase<LeadStatus>): Promise<LeadAnswer>;
+  /** Assigns the chat to an agent. */
+  assignAgent(agentId: string): Promise<LeadAnswer>;
+  /** Sends what is waiting now; resolves with the answer, or undefined when nothing was waiting. */
+  flush(): Promise<LeadAnswer | undefined>;
+  /** Calls `handler` on `event`. */
+  on<E extends keyof CompanionEvents>(event: E, handler: (detail: CompanionEvents[E]) => void): void;
+  /** Stops calling `handler` on `event`. */
+  off<E extends keyof CompanionEvents>(event: E, handler: (detail: CompanionEvents[E]) => void): void;
+}
+
+/** A command for the `<script>` include's queue: `reekolect.push(['setAttributes', { plan: 'pro' }])`. */
+export type CompanionCommand = {
+  [M in Exclude<keyof Companion, 'context'>]: [M, ...Parameters<Companion[M]>];
+}[Exclude<keyof Companion, 'context'>];
+
+/** `window.reekolect` with the `<script>` include: a queue before load, the API after. */
+export type CompanionGlobal = Partial<Companion> & {
+  push(...commands: CompanionCommand[]): number;
+  loaded?: boolean;
+  companion?: Companion;
+};
+
+declare global {
+  interface Window {
+    reekolect?: CompanionGlobal;
+  }
 }
 
 /** Loads the companion once and returns one configured by `config`. */
