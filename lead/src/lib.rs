@@ -8,6 +8,8 @@ mod context;
 mod error;
 mod merge;
 mod model;
+pub mod outbox;
+pub mod retry;
 mod validate;
 
 pub use context::{
