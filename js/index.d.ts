@@ -12,6 +12,12 @@ export interface CompanionConfig {
   botPageUrl?: string;
   /** Calls made within this many milliseconds are merged into one request. Default 250, at most 10000. */
   batchWindowMs?: number;
+  /** First retry after about this many milliseconds, doubling each time (with jitter). Default 1000. */
+  retryBaseMs?: number;
+  /** Retries are at most this far apart, unless the server's Retry-After asks for more. Default 300000. */
+  retryMaxMs?: number;
+  /** A send with no answer after this many milliseconds is retried. Default 15000. */
+  requestTimeoutMs?: number;
 }
 
 /** The status values the Reekolect API accepts (input is case-insensitive). */
@@ -64,7 +70,7 @@ export interface LeadAnswer {
 /** What a failed call rejects with. */
 export interface ReekolectError extends Error {
   name: 'ReekolectError';
-  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected';
+  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected' | 'storage' | 'reset';
   /** For `invalid`: the first field that broke a rule, and the rule. */
   field?: string;
   rule?: string;
@@ -98,12 +104,18 @@ export interface CompanionEvents {
   failed: { update: WireLead; error: ReekolectError };
   /** A call broke a rule and was not queued. */
   invalid: { error: ReekolectError };
+  /** Something degraded without losing updates (web storage full: the outbox lives in memory). */
+  warning: { error: ReekolectError };
 }
 
 /**
  * A configured companion. Every update method checks its input at once (an invalid call
- * rejects with `code: 'invalid'` and emits `invalid`), then waits up to `batchWindowMs` so
- * that the calls of one moment travel as one request; its promise settles with that request.
+ * rejects with `code: 'invalid'` and emits `invalid`) and then keeps the update in a
+ * persistent outbox: it waits for the visitor UUID if the chat has not been opened yet,
+ * travels with the other calls of its `batchWindowMs` as one request, and is retried on
+ * network errors, 408, 429 and 5xx. Its promise resolves when the request carrying it is
+ * accepted, and rejects only when the proxy refuses it for good (`code: 'rejected'`) or
+ * `reset()` drops it.
  */
 export interface Companion {
   /** The current visitor context; throws a ReekolectError (`code: 'context'`) when incomplete. */
@@ -122,8 +134,10 @@ export interface Companion {
   setStatus(status: LeadStatus | Lowercase<LeadStatus>): Promise<LeadAnswer>;
   /** Assigns the chat to an agent. */
   assignAgent(agentId: string): Promise<LeadAnswer>;
-  /** Sends what is waiting now; resolves with the answer, or undefined when nothing was waiting. */
-  flush(): Promise<LeadAnswer | undefined>;
+  /** Sends what is waiting now (parked retries too); resolves when that pass is over. */
+  flush(): Promise<void>;
+  /** Forgets every update not yet sent (on logout, on a shared device); their promises reject with `code: 'reset'`. */
+  reset(): void;
   /** Calls `handler` on `event`. */
   on<E extends keyof CompanionEvents>(event: E, handler: (detail: CompanionEvents[E]) => void): void;
   /** Stops calling `handler` on `event`. */

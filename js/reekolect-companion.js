@@ -5,7 +5,7 @@
 (function () {
   'use strict';
   var METHODS = ['identify', 'setAttributes', 'addTags', 'addNote', 'setStatus', 'assignAgent',
-    'updateLead', 'flush', 'on', 'off', 'context'];
+    'updateLead', 'flush', 'reset', 'on', 'off', 'context'];
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script

@@ -28,11 +28,11 @@ layer() { # name, counts-fn, log, exit-status
 }
 
 echo "== host: cargo test (lead model and rules, proxy and mock API over 127.0.0.1)"
-cargo test --workspace --exclude reekolect-companion 2>&1 | tee "$logs/host.log"
+cargo test --no-fail-fast --workspace --exclude reekolect-companion 2>&1 | tee "$logs/host.log"
 layer "host (cargo test)" cargo_counts "$logs/host.log" "${PIPESTATUS[0]}"
 
 echo "== browser: wasm-bindgen-test in headless Chromium"
-cargo test --target wasm32-unknown-unknown -p reekolect-companion 2>&1 | tee "$logs/browser.log"
+cargo test --no-fail-fast --target wasm32-unknown-unknown -p reekolect-companion 2>&1 | tee "$logs/browser.log"
 layer "browser (wasm-bindgen-test, Chromium)" cargo_counts "$logs/browser.log" "${PIPESTATUS[0]}"
 
 echo "== end to end: build, then Playwright against the demo"

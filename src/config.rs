@@ -1,17 +1,21 @@
 //! The options given to `init()`.
 
 use crate::error::CompanionError;
+use reekolect_lead::retry::Backoff;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 /// The names of the options `init()` takes.
-const OPTIONS: [&str; 6] = [
+const OPTIONS: [&str; 9] = [
     "proxyUrl",
     "uuidKey",
     "botId",
     "customerId",
     "botPageUrl",
     "batchWindowMs",
+    "retryBaseMs",
+    "retryMaxMs",
+    "requestTimeoutMs",
 ];
 
 /// How long calls are gathered into one update, unless `batchWindowMs` says otherwise.
@@ -21,6 +25,18 @@ const MAX_BATCH_WINDOW_MS: u32 = 10_000;
 
 fn default_batch_window() -> u32 {
     DEFAULT_BATCH_WINDOW_MS
+}
+
+fn default_retry_base() -> u32 {
+    1_000
+}
+
+fn default_retry_max() -> u32 {
+    300_000
+}
+
+fn default_request_timeout() -> u32 {
+    15_000
 }
 
 /// Options of a companion, as JS passes them (camelCase). Unknown options are an error,
@@ -45,6 +61,18 @@ pub struct Config {
     /// Calls made within this many milliseconds are merged into one request (default 250).
     #[serde(default = "default_batch_window")]
     pub batch_window_ms: u32,
+    /// First retry after about this many milliseconds, doubling each time (default 1000).
+    #[serde(default = "default_retry_base")]
+    retry_base_ms: u32,
+    /// Retries are at most this many milliseconds apart, unless the server asks for more (default 300000).
+    #[serde(default = "default_retry_max")]
+    retry_max_ms: u32,
+    /// A send with no answer after this many milliseconds counts as failed (default 15000).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u32,
+    /// The retry schedule, from the two options above.
+    #[serde(skip)]
+    pub backoff: Backoff,
     /// `proxyUrl` + `/lead`, worked out once.
     #[serde(skip)]
     pub lead_endpoint: String,
@@ -60,24 +88,17 @@ impl Config {
         }
         if let Some(unknown) = crate::js::unknown_key(&value, &OPTIONS) {
             return Err(CompanionError::Config(
-                "init(): unknown option `".to_string()
-                    + &unknown
-                    + "` (expected one of "
-                    + &OPTIONS.join(", ")
-                    + ")",
+                "init(): unknown option `".to_string() + &unknown + "` (expected one of " + &OPTIONS.join(", ") + ")",
             ));
         }
         let mut config: Config = serde_wasm_bindgen::from_value(value).map_err(|e| {
             let message = e.to_string();
-            CompanionError::Config(
-                "init(): ".to_string() + message.strip_prefix("Error: ").unwrap_or(&message),
-            )
+            CompanionError::Config("init(): ".to_string() + message.strip_prefix("Error: ").unwrap_or(&message))
         })?;
         let base = config.proxy_url.trim().trim_end_matches('/');
         if base.is_empty() && !config.proxy_url.trim().starts_with('/') {
             return Err(CompanionError::Config(
-                "init(): proxyUrl must be the proxy's URL, e.g. \"https://example.com/reekolect\""
-                    .into(),
+                "init(): proxyUrl must be the proxy's URL, e.g. \"https://example.com/reekolect\"".into(),
             ));
         }
         config.lead_endpoint = base.to_string() + "/lead";
@@ -86,10 +107,17 @@ impl Config {
                 "init(): botId and customerId go together: give both or neither".into(),
             ));
         }
-        if config.batch_window_ms > MAX_BATCH_WINDOW_MS {
+        if config.retry_base_ms == 0 || config.retry_max_ms < config.retry_base_ms {
             return Err(CompanionError::Config(
-                "init(): batchWindowMs must be at most 10000".into(),
+                "init(): retryBaseMs must be at least 1 and retryMaxMs at least retryBaseMs".into(),
             ));
+        }
+        if config.request_timeout_ms < 100 {
+            return Err(CompanionError::Config("init(): requestTimeoutMs must be at least 100".into()));
+        }
+        config.backoff = Backoff { base_ms: f64::from(config.retry_base_ms), max_ms: f64::from(config.retry_max_ms) };
+        if config.batch_window_ms > MAX_BATCH_WINDOW_MS {
+            return Err(CompanionError::Config("init(): batchWindowMs must be at most 10000".into()));
         }
         Ok(config)
     }

@@ -27,32 +27,23 @@ pub struct VisitorContext {
 pub fn resolve(config: &Config) -> Result<VisitorContext, CompanionError> {
     let ids = bot_ids(config)?;
     let uuid = visitor_uuid(config.uuid_key.as_deref())?;
-    Ok(VisitorContext {
-        uuid,
-        bot_id: ids.bot_id,
-        customer_id: ids.customer_id,
-    })
+    Ok(VisitorContext { uuid, bot_id: ids.bot_id, customer_id: ids.customer_id })
 }
 
 fn bot_ids(config: &Config) -> Result<BotIds, CompanionError> {
     if let (Some(bot_id), Some(customer_id)) = (&config.bot_id, &config.customer_id) {
         let text = bot_id.to_string() + "," + customer_id;
         return parse_widget_script_text(&text).map_err(|_| {
-            CompanionError::Config(
-                "init(): botId and customerId must be ids of letters, digits, '-' or '_'".into(),
-            )
+            CompanionError::Config("init(): botId and customerId must be ids of letters, digits, '-' or '_'".into())
         });
     }
-    let window = web_sys::window()
-        .ok_or_else(|| CompanionError::Context("no window: the companion runs in a page".into()))?;
+    let window =
+        web_sys::window().ok_or_else(|| CompanionError::Context("no window: the companion runs in a page".into()))?;
     let script_text = window
         .document()
         .and_then(|document| document.get_element_by_id(WIDGET_SCRIPT_ID))
         .and_then(|tag| tag.text_content());
-    let page_url = config
-        .bot_page_url
-        .clone()
-        .or_else(|| window.location().href().ok());
+    let page_url = config.bot_page_url.clone().or_else(|| window.location().href().ok());
     if let Some(ids) = page_url.as_deref().and_then(parse_bot_page_url) {
         if script_text.is_none() {
             return Ok(ids);

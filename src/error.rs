@@ -14,6 +14,10 @@ pub enum CompanionError {
     Context(String),
     /// The proxy could not be reached.
     Network(String),
+    /// Web storage refused a write; the outbox carries on in memory.
+    Storage(String),
+    /// `reset()` dropped the update before it was sent.
+    Reset,
     /// The proxy or the API answered with an error status.
     Rejected {
         /// HTTP status of the answer.
@@ -31,6 +35,8 @@ impl CompanionError {
             Self::Invalid(_) => "invalid",
             Self::Context(_) => "context",
             Self::Network(_) => "network",
+            Self::Storage(_) => "storage",
+            Self::Reset => "reset",
             Self::Rejected { .. } => "rejected",
         }
     }
@@ -41,14 +47,14 @@ impl CompanionError {
             Self::Config(message) | Self::Context(message) => "Reekolect: ".to_string() + message,
             Self::Invalid(errors) => {
                 "Reekolect: invalid update, nothing sent: ".to_string()
-                    + &errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    + &errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
             }
-            Self::Network(message) => {
-                "Reekolect: the proxy could not be reached: ".to_string() + message
+            Self::Network(message) => "Reekolect: the proxy could not be reached: ".to_string() + message,
+            Self::Reset => "Reekolect: reset() dropped this update before it was sent".to_string(),
+            Self::Storage(message) => {
+                "Reekolect: web storage is unavailable (".to_string()
+                    + message
+                    + "); pending updates are kept in memory only"
             }
             Self::Rejected { status, message } => {
                 "Reekolect: the proxy answered ".to_string() + &status.to_string() + ": " + message
@@ -76,10 +82,8 @@ impl From<CompanionError> for JsValue {
                 let list = js_sys::Array::new();
                 for e in errors {
                     let item = js_sys::Object::new();
-                    let _ =
-                        js_sys::Reflect::set(&item, &"field".into(), &JsValue::from_str(&e.field));
-                    let _ =
-                        js_sys::Reflect::set(&item, &"rule".into(), &JsValue::from_str(&e.rule));
+                    let _ = js_sys::Reflect::set(&item, &"field".into(), &JsValue::from_str(&e.field));
+                    let _ = js_sys::Reflect::set(&item, &"rule".into(), &JsValue::from_str(&e.rule));
                     list.push(&item);
                 }
                 set("errors", &list);

@@ -12,6 +12,9 @@ pub enum Event {
     Failed,
     /// A call was refused before sending (it broke a rule): `{ error }`.
     Invalid,
+    /// Something degraded without losing updates (storage full: the outbox is in memory
+    /// only from now on): `{ error }`.
+    Warning,
 }
 
 impl Event {
@@ -21,9 +24,8 @@ impl Event {
             "sent" => Ok(Self::Sent),
             "failed" => Ok(Self::Failed),
             "invalid" => Ok(Self::Invalid),
-            _ => {
-                Err("unknown event \"".to_string() + name + "\" (expected sent, failed or invalid)")
-            }
+            "warning" => Ok(Self::Warning),
+            _ => Err("unknown event \"".to_string() + name + "\" (expected sent, failed, invalid or warning)"),
         }
     }
 }
@@ -37,28 +39,19 @@ pub struct Listeners {
 impl Listeners {
     /// Adds `handler` for `event` (once: adding the same handler twice keeps one).
     pub fn add(&mut self, event: Event, handler: Function) {
-        if !self
-            .handlers
-            .iter()
-            .any(|(e, h)| *e == event && h == &handler)
-        {
+        if !self.handlers.iter().any(|(e, h)| *e == event && h == &handler) {
             self.handlers.push((event, handler));
         }
     }
 
     /// Removes `handler` from `event`.
     pub fn remove(&mut self, event: Event, handler: &Function) {
-        self.handlers
-            .retain(|(e, h)| !(*e == event && h == handler));
+        self.handlers.retain(|(e, h)| !(*e == event && h == handler));
     }
 
     /// The handlers of `event`, cloned so they can run without a borrow held.
     pub fn of(&self, event: Event) -> Vec<Function> {
-        self.handlers
-            .iter()
-            .filter(|(e, _)| *e == event)
-            .map(|(_, h)| h.clone())
-            .collect()
+        self.handlers.iter().filter(|(e, _)| *e == event).map(|(_, h)| h.clone()).collect()
     }
 }
 

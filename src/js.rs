@@ -8,10 +8,7 @@ use wasm_bindgen::{JsCast, JsValue};
 /// the fields a struct names, so unknown keys would otherwise be dropped silently.
 pub fn unknown_key(object: &JsValue, known: &[&str]) -> Option<String> {
     let object: &Object = object.dyn_ref()?;
-    Object::keys(object)
-        .iter()
-        .filter_map(|key| key.as_string())
-        .find(|key| !known.contains(&key.as_str()))
+    Object::keys(object).iter().filter_map(|key| key.as_string()).find(|key| !known.contains(&key.as_str()))
 }
 
 /// What serde-wasm-bindgen would let through that the wire format does not allow:
@@ -19,21 +16,16 @@ pub fn unknown_key(object: &JsValue, known: &[&str]) -> Option<String> {
 /// list belongs (JS strings are iterable, so "vip" would read as ["v", "i", "p"]).
 pub fn check_lead_shape(fields: &JsValue, known: &[&str]) -> Result<(), FieldError> {
     if let Some(unknown) = unknown_key(fields, known) {
-        let settable: Vec<&str> = known
-            .iter()
-            .copied()
-            .filter(|k| !["uuid", "botId", "customerId"].contains(k))
-            .collect();
+        let settable: Vec<&str> =
+            known.iter().copied().filter(|k| !["uuid", "botId", "customerId"].contains(k)).collect();
         return Err(FieldError::new(
             unknown,
             "is not a known field (expected one of ".to_string() + &settable.join(", ") + ")",
         ));
     }
-    for (list, item_keys) in [
-        ("tags", None),
-        ("notes", Some(["title", "description"])),
-        ("attributes", Some(["key", "value"])),
-    ] {
+    for (list, item_keys) in
+        [("tags", None), ("notes", Some(["title", "description"])), ("attributes", Some(["key", "value"]))]
+    {
         let value = Reflect::get(fields, &JsValue::from_str(list)).unwrap_or(JsValue::UNDEFINED);
         let Some(array) = value.dyn_ref::<Array>() else {
             if list != "attributes" && !value.is_undefined() && !value.is_null() {
@@ -53,4 +45,12 @@ pub fn check_lead_shape(fields: &JsValue, known: &[&str]) -> Result<(), FieldErr
         }
     }
     Ok(())
+}
+
+/// A thrown JS value in words (an `Error`'s message, or the value as text).
+pub fn describe(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) => error.message().into(),
+        None => error.as_string().unwrap_or_else(|| "unknown error".into()),
+    }
 }

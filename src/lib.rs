@@ -5,19 +5,20 @@
 //! are merged into one update (see [`reekolect_lead::Lead::merge`]), and the update is
 //! sent as a `PUT` to the site's proxy, which alone holds the API token.
 
-mod batch;
 mod config;
 mod context;
 mod error;
 mod events;
 mod js;
+mod pipeline;
+mod store;
 mod transport;
 
-use batch::Batcher;
 use config::Config;
 use error::CompanionError;
 use events::Event;
 use js_sys::{Array, Function, Object, Promise};
+use pipeline::Pipeline;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -26,16 +27,14 @@ pub use context::VisitorContext;
 /// A configured companion; made by the package's `init(config)`.
 #[wasm_bindgen]
 pub struct Companion {
-    batcher: Rc<Batcher>,
+    pipeline: Rc<Pipeline>,
 }
 
 /// Creates a companion from `config`; throws an `Error` naming the option when it is wrong.
 #[wasm_bindgen(js_name = createCompanion)]
 pub fn create_companion(config: JsValue) -> Result<Companion, JsValue> {
     let config = Config::from_js(config).map_err(JsValue::from)?;
-    Ok(Companion {
-        batcher: Rc::new(Batcher::new(config)),
-    })
+    Ok(Companion { pipeline: Pipeline::start(config) })
 }
 
 /// `{ [key]: value }` as a JS object.
@@ -50,9 +49,8 @@ impl Companion {
     /// The current visitor context `{ uuid, botId, customerId }`. Throws an `Error` saying
     /// what is missing (for example, the visitor has not opened the chat yet).
     pub fn context(&self) -> Result<JsValue, JsValue> {
-        let context = context::resolve(self.batcher.config())?;
-        Ok(serde_wasm_bindgen::to_value(&context)
-            .map_err(|e| CompanionError::Config(e.to_string()))?)
+        let context = context::resolve(self.pipeline.config())?;
+        Ok(serde_wasm_bindgen::to_value(&context).map_err(|e| CompanionError::Config(e.to_string()))?)
     }
 
     /// Updates the lead with any of its fields (agentId, status, picture, name, email,
@@ -61,16 +59,12 @@ impl Companion {
     /// `Error` whose message says what went wrong.
     #[wasm_bindgen(js_name = updateLead)]
     pub fn update_lead(&self, fields: JsValue) -> Promise {
-        Batcher::add(&self.batcher, fields, None)
+        Pipeline::add(&self.pipeline, fields, None)
     }
 
     /// Sets who the visitor is: `{ name, email, phone, dialCode, picture }`.
     pub fn identify(&self, traits: JsValue) -> Promise {
-        Batcher::add(
-            &self.batcher,
-            traits,
-            Some(&["name", "email", "phone", "dialCode", "picture"]),
-        )
+        Pipeline::add(&self.pipeline, traits, Some(&["name", "email", "phone", "dialCode", "picture"]))
     }
 
     /// Sets custom attributes: `{ key: value, … }` (numbers and booleans become strings).
@@ -106,24 +100,30 @@ impl Companion {
     /// Sends what is waiting now instead of at the end of the window. Resolves with the
     /// API's answer (or `undefined` when nothing was waiting).
     pub fn flush(&self) -> Promise {
-        Batcher::flush_now(&self.batcher)
+        Pipeline::flush(&self.pipeline)
+    }
+
+    /// Forgets every update not yet sent (for example on the site's logout, on a shared
+    /// device); their promises reject with `code: "reset"`.
+    pub fn reset(&self) {
+        self.pipeline.reset();
     }
 
     /// Calls `handler` on `event`: "sent", "failed" or "invalid".
     pub fn on(&self, event: &str, handler: Function) -> Result<(), JsValue> {
         let event = Event::parse(event).map_err(CompanionError::Config)?;
-        self.batcher.listeners().add(event, handler);
+        self.pipeline.listeners().add(event, handler);
         Ok(())
     }
 
     /// Stops calling `handler` on `event`.
     pub fn off(&self, event: &str, handler: Function) -> Result<(), JsValue> {
         let event = Event::parse(event).map_err(CompanionError::Config)?;
-        self.batcher.listeners().remove(event, &handler);
+        self.pipeline.listeners().remove(event, &handler);
         Ok(())
     }
 
     fn single(&self, field: &str, value: &JsValue) -> Promise {
-        Batcher::add(&self.batcher, object(field, value), None)
+        Pipeline::add(&self.pipeline, object(field, value), None)
     }
 }

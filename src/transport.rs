@@ -1,45 +1,87 @@
-//! Sends a lead update to the proxy.
+//! Sends one update to the proxy with `fetch`, and reads what came back.
 
-use crate::error::CompanionError;
-use gloo_net::http::Request;
+use reekolect_lead::retry::retry_after_seconds;
 use reekolect_lead::Lead;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, Response};
 
-/// `PUT`s `lead` as JSON to `endpoint`; resolves to the parsed JSON answer on 2xx.
-pub async fn put_lead(endpoint: &str, lead: &Lead) -> Result<JsValue, CompanionError> {
-    let body = to_json(lead)?;
-    let response = Request::put(endpoint)
-        .header("content-type", "application/json")
-        .body(body)
-        .map_err(|e| CompanionError::Network(e.to_string()))?
-        .send()
-        .await
-        .map_err(|e| CompanionError::Network(e.to_string()))?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let answer = js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL);
-    if response.ok() {
-        return Ok(answer);
+/// The proxy's answer to a send, or the lack of one.
+pub struct Reply {
+    /// HTTP status; `None` when no answer came (offline, refused, timed out).
+    pub status: Option<u16>,
+    /// The answer's `Retry-After`, in milliseconds from now.
+    pub retry_after_ms: Option<f64>,
+    /// The answer's JSON (`null` when there was none).
+    pub body: JsValue,
+    /// What went wrong, in words, when it did.
+    pub message: String,
+}
+
+/// How a send travels.
+pub struct SendOptions<'a> {
+    /// `{proxyUrl}/lead`.
+    pub endpoint: &'a str,
+    /// Give up waiting after this many milliseconds.
+    pub timeout_ms: u32,
+    /// The page is being hidden: let the request outlive it (`keepalive`).
+    pub keepalive: bool,
+}
+
+/// `PUT`s `lead` as JSON. Never fails: a failure is a [`Reply`] without a status.
+pub async fn send(lead: &Lead, options: &SendOptions<'_>) -> Reply {
+    match try_send(lead, options).await {
+        Ok(reply) => reply,
+        Err(error) => Reply { status: None, retry_after_ms: None, body: JsValue::NULL, message: describe(&error) },
     }
-    let message = js_sys::Reflect::get(&answer, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| {
+}
+
+async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let body = to_json(lead)?;
+    let init = RequestInit::new();
+    init.set_method("PUT");
+    init.set_body(&JsValue::from_str(&body));
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    init.set_headers(&headers);
+    // Not in web-sys's RequestInit bindings; a plain property of the init dictionary.
+    js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(options.keepalive))?;
+    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(options.timeout_ms)));
+    let response: Response =
+        JsFuture::from(window.fetch_with_str_and_init(options.endpoint, &init)).await?.dyn_into()?;
+    let status = response.status();
+    let retry_after_ms = response.headers().get("retry-after").ok().flatten().and_then(|h| {
+        retry_after_seconds(&h).or_else(|| {
+            let at = js_sys::Date::parse(&h);
+            at.is_finite().then(|| (at - js_sys::Date::now()).max(0.0))
+        })
+    });
+    let text = JsFuture::from(response.text()?).await.ok().and_then(|t| t.as_string()).unwrap_or_default();
+    let body = js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL);
+    let message = if response.ok() {
+        String::new()
+    } else {
+        js_sys::Reflect::get(&body, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| {
             if text.is_empty() {
                 response.status_text()
             } else {
                 text.chars().take(200).collect()
             }
-        });
-    Err(CompanionError::Rejected { status, message })
+        })
+    };
+    Ok(Reply { status: Some(status), retry_after_ms, body, message })
 }
 
 /// The wire JSON of a lead, without pulling serde_json into the bundle.
-fn to_json(lead: &Lead) -> Result<String, CompanionError> {
-    let value =
-        serde_wasm_bindgen::to_value(lead).map_err(|e| CompanionError::Config(e.to_string()))?;
-    js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| CompanionError::Config("the update could not be encoded as JSON".into()))
+pub fn to_json(lead: &Lead) -> Result<String, JsValue> {
+    let value = serde_wasm_bindgen::to_value(lead)?;
+    js_sys::JSON::stringify(&value)?.as_string().ok_or_else(|| "the update could not be encoded as JSON".into())
+}
+
+fn describe(error: &JsValue) -> String {
+    match error.dyn_ref::<js_sys::Error>() {
+        Some(error) if error.name() == "TimeoutError" => "no answer in time".into(),
+        _ => crate::js::describe(error),
+    }
 }

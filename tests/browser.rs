@@ -17,24 +17,26 @@ fn document() -> web_sys::Document {
 }
 
 fn storage() -> web_sys::Storage {
-    web_sys::window()
-        .unwrap()
-        .session_storage()
-        .unwrap()
-        .unwrap()
+    web_sys::window().unwrap().session_storage().unwrap().unwrap()
 }
 
-/// A clean page: no widget tag, empty sessionStorage, the real fetch.
+fn local_storage() -> web_sys::Storage {
+    web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+/// A clean page: no widget tag, empty web storage, the real fetch and storage.
 fn reset_page() {
     if let Some(tag) = document().get_element_by_id("Reekolect-messenger-widget") {
         tag.remove();
     }
-    storage().clear().unwrap();
     Function::new_no_args(
-        "if (globalThis.__realFetch) { globalThis.fetch = globalThis.__realFetch; }",
+        "if (globalThis.__realFetch) { globalThis.fetch = globalThis.__realFetch; }
+         if (globalThis.__realSetItem) { Storage.prototype.setItem = globalThis.__realSetItem; }",
     )
     .call0(&JsValue::NULL)
     .unwrap();
+    storage().clear().unwrap();
+    local_storage().clear().unwrap();
 }
 
 /// Adds the widget tag as real sites have it: with a `src`, so its text is not run.
@@ -64,24 +66,45 @@ fn message(error: &JsValue) -> String {
 
 /// Replaces `fetch` with a recorder answering `status` with `answer`; returns the calls array.
 fn stub_fetch(status: u16, answer: &str) -> JsValue {
+    let body = JSON::stringify(&answer.into()).unwrap().as_string().unwrap();
+    stub_fetch_replies(&format!(r#"[{{"status":{status},"body":{body}}}]"#))
+}
+
+/// Replaces `fetch` with a recorder giving, call after call, the replies of the JSON array
+/// `replies` (`{status, body, headers}`, or `{network: true}` for a failed connection); the
+/// last one repeats. Returns the calls array (`{method, url, type, body, keepalive}`).
+fn stub_fetch_replies(replies: &str) -> JsValue {
     let install = Function::new_with_args(
-        "status, answer",
+        "replies",
         "globalThis.__realFetch ??= globalThis.fetch;
          const calls = [];
-         globalThis.fetch = async (request) => {
-           calls.push({ method: request.method, url: request.url,
+         globalThis.fetch = async (input, init) => {
+           const request = new Request(input, init);
+           calls.push({ method: request.method, url: request.url, keepalive: request.keepalive,
                         type: request.headers.get('content-type'), body: await request.text() });
-           return new Response(answer, { status, headers: { 'content-type': 'application/json' } });
+           const reply = replies[Math.min(calls.length, replies.length) - 1];
+           if (reply.network) throw new TypeError('Failed to fetch');
+           return new Response(reply.body ?? '{}', { status: reply.status,
+             headers: { 'content-type': 'application/json', ...(reply.headers ?? {}) } });
          };
          return calls;",
     );
-    install
-        .call2(
-            &JsValue::NULL,
-            &JsValue::from(status),
-            &JsValue::from_str(answer),
-        )
-        .unwrap()
+    install.call1(&JsValue::NULL, &JSON::parse(replies).unwrap()).unwrap()
+}
+
+/// Waits `ms` milliseconds.
+async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
+/// Fires a plain event named `name` at the window, as the browser would.
+fn fire_window_event(name: &str) {
+    Function::new_with_args("name", "window.dispatchEvent(new Event(name))")
+        .call1(&JsValue::NULL, &name.into())
+        .unwrap();
 }
 
 async fn settle(promise: Promise) -> Result<JsValue, JsValue> {
@@ -94,10 +117,7 @@ fn context_comes_from_the_widget_tag_and_session_storage() {
     add_widget_tag("\n   63d9ffa7bot ,\n   631aa793cust\n");
     storage().set_item("theme", "dark").unwrap();
     storage().set_item("Reekolect_uuid", UUID).unwrap();
-    let context = companion(r#"{"proxyUrl":"/reekolect"}"#)
-        .unwrap()
-        .context()
-        .unwrap();
+    let context = companion(r#"{"proxyUrl":"/reekolect"}"#).unwrap().context().unwrap();
     assert_eq!(get(&context, "uuid"), UUID);
     assert_eq!(get(&context, "botId"), "63d9ffa7bot");
     assert_eq!(get(&context, "customerId"), "631aa793cust");
@@ -107,24 +127,13 @@ fn context_comes_from_the_widget_tag_and_session_storage() {
 fn the_uuid_is_found_inside_a_json_value_and_by_configured_key() {
     reset_page();
     add_widget_tag("b1,c1");
-    storage()
-        .set_item(
-            "reekolect-visitor",
-            &format!(r#"{{"visitorUuid":"{UUID}","opened":true}}"#),
-        )
-        .unwrap();
-    let found = companion(r#"{"proxyUrl":"/p"}"#)
-        .unwrap()
-        .context()
-        .unwrap();
+    storage().set_item("reekolect-visitor", &format!(r#"{{"visitorUuid":"{UUID}","opened":true}}"#)).unwrap();
+    let found = companion(r#"{"proxyUrl":"/p"}"#).unwrap().context().unwrap();
     assert_eq!(get(&found, "uuid"), UUID);
 
     let other = "11111111-2222-4333-8444-555555555555";
     storage().set_item("my_id", other).unwrap();
-    let configured = companion(r#"{"proxyUrl":"/p","uuidKey":"my_id"}"#)
-        .unwrap()
-        .context()
-        .unwrap();
+    let configured = companion(r#"{"proxyUrl":"/p","uuidKey":"my_id"}"#).unwrap().context().unwrap();
     assert_eq!(get(&configured, "uuid"), other);
 }
 
@@ -133,10 +142,8 @@ fn explicit_ids_win_over_the_widget_tag() {
     reset_page();
     add_widget_tag("tagBot,tagCustomer");
     storage().set_item("uuid", UUID).unwrap();
-    let context = companion(r#"{"proxyUrl":"/p","botId":"cfgBot","customerId":"cfgCustomer"}"#)
-        .unwrap()
-        .context()
-        .unwrap();
+    let context =
+        companion(r#"{"proxyUrl":"/p","botId":"cfgBot","customerId":"cfgCustomer"}"#).unwrap().context().unwrap();
     assert_eq!(get(&context, "botId"), "cfgBot");
     assert_eq!(get(&context, "customerId"), "cfgCustomer");
 }
@@ -145,12 +152,10 @@ fn explicit_ids_win_over_the_widget_tag() {
 fn ids_come_from_a_bot_page_url_when_there_is_no_tag() {
     reset_page();
     storage().set_item("uuid", UUID).unwrap();
-    let context = companion(
-        r#"{"proxyUrl":"/p","botPageUrl":"https://page.Reekolect.online/pageBot/pageCustomer"}"#,
-    )
-    .unwrap()
-    .context()
-    .unwrap();
+    let context = companion(r#"{"proxyUrl":"/p","botPageUrl":"https://page.Reekolect.online/pageBot/pageCustomer"}"#)
+        .unwrap()
+        .context()
+        .unwrap();
     assert_eq!(get(&context, "botId"), "pageBot");
     assert_eq!(get(&context, "customerId"), "pageCustomer");
 }
@@ -159,63 +164,28 @@ fn ids_come_from_a_bot_page_url_when_there_is_no_tag() {
 fn missing_context_is_a_clear_error() {
     reset_page();
     add_widget_tag("b1,c1");
-    let error = companion(r#"{"proxyUrl":"/p"}"#)
-        .unwrap()
-        .context()
-        .unwrap_err();
-    assert!(
-        message(&error).contains("the visitor has not opened the chat"),
-        "{}",
-        message(&error)
-    );
+    let error = companion(r#"{"proxyUrl":"/p"}"#).unwrap().context().unwrap_err();
+    assert!(message(&error).contains("the visitor has not opened the chat"), "{}", message(&error));
     assert_eq!(get(&error, "code"), "context");
 
     reset_page();
     storage().set_item("uuid", UUID).unwrap();
-    let error = companion(r#"{"proxyUrl":"/p"}"#)
-        .unwrap()
-        .context()
-        .unwrap_err();
-    assert!(
-        message(&error).contains("no BotId/CustomerId"),
-        "{}",
-        message(&error)
-    );
+    let error = companion(r#"{"proxyUrl":"/p"}"#).unwrap().context().unwrap_err();
+    assert!(message(&error).contains("no BotId/CustomerId"), "{}", message(&error));
 
     add_widget_tag("console.log('not ids')");
-    let error = companion(r#"{"proxyUrl":"/p"}"#)
-        .unwrap()
-        .context()
-        .unwrap_err();
-    assert!(
-        message(&error).contains("must be \"BotId,CustomerId\""),
-        "{}",
-        message(&error)
-    );
+    let error = companion(r#"{"proxyUrl":"/p"}"#).unwrap().context().unwrap_err();
+    assert!(message(&error).contains("must be \"BotId,CustomerId\""), "{}", message(&error));
 }
 
 #[wasm_bindgen_test]
 fn bad_config_names_the_option() {
     let error = companion(r#"{}"#).err().unwrap();
-    assert!(
-        message(&error).contains("missing field `proxyUrl`"),
-        "{}",
-        message(&error)
-    );
+    assert!(message(&error).contains("missing field `proxyUrl`"), "{}", message(&error));
     let error = companion(r#"{"proxyURL":"/p"}"#).err().unwrap();
-    assert!(
-        message(&error).contains("unknown option `proxyURL`"),
-        "{}",
-        message(&error)
-    );
-    let error = companion(r#"{"proxyUrl":"/p","botId":"only"}"#)
-        .err()
-        .unwrap();
-    assert!(
-        message(&error).contains("botId and customerId go together"),
-        "{}",
-        message(&error)
-    );
+    assert!(message(&error).contains("unknown option `proxyURL`"), "{}", message(&error));
+    let error = companion(r#"{"proxyUrl":"/p","botId":"only"}"#).err().unwrap();
+    assert!(message(&error).contains("botId and customerId go together"), "{}", message(&error));
     assert_eq!(get(&error, "code"), "config");
 }
 
@@ -230,13 +200,8 @@ async fn update_lead_puts_the_wire_format_to_the_proxy() {
             "tags":["vip","vip"],"attributes":{"plan":"pro","seats":3},"notes":[{"title":"Call back"}]}"#,
     )
     .unwrap();
-    let answer = settle(
-        companion(r#"{"proxyUrl":"https://proxy.example/rk/"}"#)
-            .unwrap()
-            .update_lead(fields),
-    )
-    .await
-    .unwrap();
+    let answer =
+        settle(companion(r#"{"proxyUrl":"https://proxy.example/rk/"}"#).unwrap().update_lead(fields)).await.unwrap();
     reset_page();
     assert_eq!(get(&answer, "success"), true);
 
@@ -261,33 +226,13 @@ async fn an_invalid_update_rejects_naming_the_field_and_sends_nothing() {
     let calls = stub_fetch(200, "{}");
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let cases = [
-        (
-            r#"{"email":"not-an-email"}"#,
-            "email",
-            "email: must be an email address",
-        ),
-        (
-            r#"{"emial":"a@b.co"}"#,
-            "emial",
-            "emial: is not a known field",
-        ),
+        (r#"{"email":"not-an-email"}"#, "email", "email: must be an email address"),
+        (r#"{"emial":"a@b.co"}"#, "emial", "emial: is not a known field"),
         (r#"{"tags":"vip"}"#, "tags", "tags: must be a list"),
-        (
-            r#"{"uuid":"7e88d192-9b20-4035-9b68-d4ac3d58a34f"}"#,
-            "uuid",
-            "uuid: comes from the visitor context",
-        ),
+        (r#"{"uuid":"7e88d192-9b20-4035-9b68-d4ac3d58a34f"}"#, "uuid", "uuid: comes from the visitor context"),
         (r#"["name"]"#, "fields", "fields: must be an object"),
-        (
-            r#"{"notes":[{"title":"t","body":"b"}]}"#,
-            "notes[0].body",
-            "notes[0].body: is not a known field",
-        ),
-        (
-            r#"{"attributes":[{"key":"k","value":"v","extra":1}]}"#,
-            "attributes[0].extra",
-            "attributes[0].extra: is not",
-        ),
+        (r#"{"notes":[{"title":"t","body":"b"}]}"#, "notes[0].body", "notes[0].body: is not a known field"),
+        (r#"{"attributes":[{"key":"k","value":"v","extra":1}]}"#, "attributes[0].extra", "attributes[0].extra: is not"),
         (
             r#"{"attributes":{"plan":{"nested":true}}}"#,
             "attributes.plan",
@@ -295,14 +240,8 @@ async fn an_invalid_update_rejects_naming_the_field_and_sends_nothing() {
         ),
     ];
     for (fields, field, expected) in cases {
-        let error = settle(rk.update_lead(JSON::parse(fields).unwrap()))
-            .await
-            .unwrap_err();
-        assert!(
-            message(&error).contains(expected),
-            "{fields}: {}",
-            message(&error)
-        );
+        let error = settle(rk.update_lead(JSON::parse(fields).unwrap())).await.unwrap_err();
+        assert!(message(&error).contains(expected), "{fields}: {}", message(&error));
         assert_eq!(get(&error, "field"), field, "{fields}");
         assert_eq!(get(&error, "code"), "invalid");
         assert!(error.is_instance_of::<js_sys::Error>());
@@ -317,60 +256,158 @@ async fn a_refusal_from_the_proxy_rejects_with_its_reason() {
     reset_page();
     add_widget_tag("b1,c1");
     storage().set_item("uuid", UUID).unwrap();
-    stub_fetch(
-        401,
-        r#"{"success":false,"message":"Unauthorized","code":401}"#,
-    );
+    stub_fetch(401, r#"{"success":false,"message":"Unauthorized","code":401}"#);
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
-    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
-        .await
-        .unwrap_err();
+    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap())).await.unwrap_err();
     reset_page();
-    assert_eq!(
-        message(&error),
-        "Reekolect: the proxy answered 401: Unauthorized"
-    );
+    assert_eq!(message(&error), "Reekolect: the proxy answered 401: Unauthorized");
     assert_eq!(get(&error, "status"), 401);
 }
 
 #[wasm_bindgen_test]
-async fn an_unreachable_proxy_rejects_with_a_network_error() {
+async fn no_answer_and_busy_answers_are_retried_until_accepted() {
     reset_page();
     add_widget_tag("b1,c1");
     storage().set_item("uuid", UUID).unwrap();
-    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-    let rk = companion(r#"{"proxyUrl":"http://127.0.0.1:9"}"#).unwrap();
-    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
-        .await
-        .unwrap_err();
-    reset_page();
-    assert!(
-        message(&error).starts_with("Reekolect: the proxy could not be reached"),
-        "{}",
-        message(&error)
+    let calls = stub_fetch_replies(
+        r#"[{"network":true},{"status":503,"body":"{\"message\":\"busy\"}"},{"status":429,"headers":{"retry-after":"0"}},
+            {"status":200,"body":"{\"success\":true,\"message\":\"ok\",\"code\":200}"}]"#,
     );
-    assert_eq!(get(&error, "code"), "network");
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"retryBaseMs":20,"retryMaxMs":50}"#).unwrap();
+    let events = record_events(&rk);
+    let answer = settle(rk.identify(JSON::parse(r#"{"name":"Ann"}"#).unwrap())).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(get(&answer, "success"), true);
+    assert_eq!(calls.length(), 4, "three failures, then the accepted send");
+    let bodies: Vec<JsValue> = calls.iter().map(|c| get(&c, "body")).collect();
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "every retry carries the same update");
+    assert_eq!(events.length(), 1, "retries are not failures: only `sent` is emitted");
 }
 
 #[wasm_bindgen_test]
-async fn no_uuid_yet_rejects_instead_of_guessing() {
+async fn updates_wait_for_the_visitor_uuid_then_go() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let pending = rk.identify(JSON::parse(r#"{"name":"Early Bird"}"#).unwrap());
+    sleep(300).await;
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    assert_eq!(calls.length(), 0, "nothing is sent without a visitor");
+    let held = storage().get_item("reekolect:held").unwrap().unwrap_or_default();
+    assert!(held.contains("Early Bird"), "held updates survive navigation in this tab: {held}");
+    // The visitor opens the chat: the widget writes the UUID.
+    storage().set_item("Reekolect_uuid", UUID).unwrap();
+    let answer = settle(pending).await.unwrap();
+    reset_page();
+    assert_eq!(get(&answer, "success"), true);
+    assert_eq!(calls.length(), 1);
+    let body = get(&calls.get(0), "body").as_string().unwrap();
+    assert!(
+        body.starts_with(&format!(r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","name":"Early Bird""#)),
+        "{body}"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_closed_pages_outbox_is_adopted_and_sent() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    // What a page that closed mid-retry leaves behind: its outbox, and no fresh heartbeat.
+    let orphan = format!(
+        r#"{{"entries":[{{"id":"gone-1","lead":{{"uuid":"{UUID}","botId":"b1","customerId":"c1","tags":["from-last-page"]}},"attempts":2,"notBefore":0}}]}}"#
+    );
+    local_storage().set_item("reekolect:outbox:closedpage", &orphan).unwrap();
+    local_storage().set_item("reekolect:alive:closedpage", &(js_sys::Date::now() - 60_000.0).to_string()).unwrap();
+    let live = r#"{"entries":[{"id":"live-1","lead":{"uuid":"11111111-2222-4333-8444-555555555555","botId":"b1","customerId":"c1","tags":["other-tab"]},"attempts":0,"notBefore":0}]}"#;
+    local_storage().set_item("reekolect:outbox:livetab", live).unwrap();
+    local_storage().set_item("reekolect:alive:livetab", &js_sys::Date::now().to_string()).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let events = record_events(&rk);
+    for _ in 0..50 {
+        if events.length() > 0 {
+            break;
+        }
+        sleep(20).await;
+    }
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    let live_left = local_storage().get_item("reekolect:outbox:livetab").unwrap();
+    let orphan_left = local_storage().get_item("reekolect:outbox:closedpage").unwrap();
+    reset_page();
+    assert_eq!(calls.length(), 1, "the closed page's update, and not the live tab's");
+    assert!(get(&calls.get(0), "body").as_string().unwrap().contains("from-last-page"));
+    assert!(live_left.is_some(), "a live tab's outbox is its own");
+    assert!(orphan_left.is_none(), "an adopted outbox is removed");
+}
+
+#[wasm_bindgen_test]
+async fn full_storage_degrades_to_memory_with_a_warning() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    Function::new_no_args(
+        "globalThis.__realSetItem ??= Storage.prototype.setItem;
+         Storage.prototype.setItem = function () { throw new DOMException('quota', 'QuotaExceededError'); };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let events = record_events(&rk);
+    let answer = settle(rk.add_tags(JSON::parse(r#"["kept-in-memory"]"#).unwrap())).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(get(&answer, "success"), true);
+    assert_eq!(calls.length(), 1);
+    let names: Vec<JsValue> = events.iter().map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0)).collect();
+    assert_eq!(names, [JsValue::from("warning"), JsValue::from("sent")], "one warning, then the update still goes");
+    let warning = events.get(0).dyn_into::<js_sys::Array>().unwrap().get(1);
+    assert_eq!(get(&get(&warning, "error"), "code"), "storage");
+}
+
+#[wasm_bindgen_test]
+async fn a_hidden_page_flushes_at_once_with_keepalive() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    // A long window: without the page hiding, nothing would go for 10 s.
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":10000}"#).unwrap();
+    let pending = rk.set_status("closed".into());
+    fire_window_event("pagehide");
+    let answer = settle(pending).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(get(&answer, "success"), true);
+    assert_eq!(calls.length(), 1);
+    assert_eq!(get(&calls.get(0), "keepalive"), true);
+}
+
+#[wasm_bindgen_test]
+async fn reset_forgets_pending_updates() {
     reset_page();
     add_widget_tag("b1,c1");
     let calls = stub_fetch(200, "{}");
-    let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
-    let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap()))
-        .await
-        .unwrap_err();
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let pending = rk.identify(JSON::parse(r#"{"name":"Shared Computer"}"#).unwrap());
+    rk.reset();
+    let error = settle(pending).await.unwrap_err();
+    assert_eq!(get(&error, "code"), "reset");
+    assert_eq!(storage().get_item("reekolect:held").unwrap(), None);
+    storage().set_item("uuid", UUID).unwrap();
+    sleep(600).await;
     let calls: js_sys::Array = calls.dyn_into().unwrap();
     reset_page();
-    assert_eq!(get(&error, "code"), "context");
-    assert_eq!(calls.length(), 0);
+    assert_eq!(calls.length(), 0, "nothing of the previous person is sent for the next one");
 }
 
 /// Records the events of `companion` into a JS array of `[name, detail]`.
 fn record_events(rk: &Companion) -> js_sys::Array {
     let log = js_sys::Array::new();
-    for name in ["sent", "failed", "invalid"] {
+    for name in ["sent", "failed", "invalid", "warning"] {
         let handler = Function::new_with_args("log, name, detail", "log.push([name, detail])")
             .bind2(&JsValue::NULL, &log, &JsValue::from_str(name))
             .unchecked_into::<Function>();
@@ -404,11 +441,7 @@ async fn a_burst_of_calls_is_one_request_with_the_merged_update() {
     let answers: js_sys::Array = settle(all).await.unwrap().dyn_into().unwrap();
     let calls: js_sys::Array = calls.dyn_into().unwrap();
     reset_page();
-    assert_eq!(
-        calls.length(),
-        1,
-        "10 calls in one window must be one request"
-    );
+    assert_eq!(calls.length(), 1, "10 calls in one window must be one request");
     assert_eq!(answers.length(), 10);
     assert!(answers.iter().all(|a| get(&a, "success") == true));
     let body = get(&calls.get(0), "body").as_string().unwrap();
@@ -417,10 +450,7 @@ async fn a_burst_of_calls_is_one_request_with_the_merged_update() {
     );
     assert_eq!(body, expected);
     assert_eq!(events.length(), 1);
-    assert_eq!(
-        events.get(0).dyn_into::<js_sys::Array>().unwrap().get(0),
-        "sent"
-    );
+    assert_eq!(events.get(0).dyn_into::<js_sys::Array>().unwrap().get(0), "sent");
 }
 
 #[wasm_bindgen_test]
@@ -432,9 +462,7 @@ async fn an_invalid_call_in_a_burst_loses_nothing_else() {
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let events = record_events(&rk);
     let good = rk.identify(JSON::parse(r#"{"name":"Ann"}"#).unwrap());
-    let bad = settle(rk.identify(JSON::parse(r#"{"email":"nope","status":"OPEN"}"#).unwrap()))
-        .await
-        .unwrap_err();
+    let bad = settle(rk.identify(JSON::parse(r#"{"email":"nope","status":"OPEN"}"#).unwrap())).await.unwrap_err();
     let also_good = rk.add_tags(JSON::parse(r#"["kept"]"#).unwrap());
     settle(rk.flush()).await.unwrap();
     settle(good).await.unwrap();
@@ -443,18 +471,11 @@ async fn an_invalid_call_in_a_burst_loses_nothing_else() {
     reset_page();
     // identify() takes only who the visitor is: status is refused by name.
     assert_eq!(get(&bad, "field"), "status");
-    assert!(
-        message(&bad).contains("expected one of name, email, phone, dialCode, picture"),
-        "{}",
-        message(&bad)
-    );
+    assert!(message(&bad).contains("expected one of name, email, phone, dialCode, picture"), "{}", message(&bad));
     assert_eq!(calls.length(), 1);
     let body = get(&calls.get(0), "body").as_string().unwrap();
     assert!(body.ends_with(r#""name":"Ann","tags":["kept"]}"#), "{body}");
-    let names: Vec<JsValue> = events
-        .iter()
-        .map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0))
-        .collect();
+    let names: Vec<JsValue> = events.iter().map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0)).collect();
     assert_eq!(names, [JsValue::from("invalid"), JsValue::from("sent")]);
 }
 
@@ -463,10 +484,7 @@ async fn a_failed_send_rejects_every_call_of_its_batch_and_emits_failed() {
     reset_page();
     add_widget_tag("b1,c1");
     storage().set_item("uuid", UUID).unwrap();
-    stub_fetch(
-        400,
-        r#"{"success":false,"message":"email: must be an email address","code":400}"#,
-    );
+    stub_fetch(400, r#"{"success":false,"message":"email: must be an email address","code":400}"#);
     let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
     let events = record_events(&rk);
     let first = rk.set_status("review".into());
@@ -475,10 +493,7 @@ async fn a_failed_send_rejects_every_call_of_its_batch_and_emits_failed() {
     let second = settle(second).await.unwrap_err();
     reset_page();
     assert_eq!(get(&first, "status"), 400);
-    assert_eq!(
-        message(&second),
-        "Reekolect: the proxy answered 400: email: must be an email address"
-    );
+    assert_eq!(message(&second), "Reekolect: the proxy answered 400: email: must be an email address");
     assert_eq!(events.length(), 1);
     let failed = events.get(0).dyn_into::<js_sys::Array>().unwrap();
     assert_eq!(failed.get(0), "failed");
@@ -489,11 +504,7 @@ async fn a_failed_send_rejects_every_call_of_its_batch_and_emits_failed() {
 async fn unknown_events_and_throwing_handlers_do_not_break_anything() {
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let error = rk.on("sended", Function::new_no_args("")).unwrap_err();
-    assert!(
-        message(&error).contains("unknown event \"sended\""),
-        "{}",
-        message(&error)
-    );
+    assert!(message(&error).contains("unknown event \"sended\""), "{}", message(&error));
     let thrower = Function::new_no_args("throw new Error('handler bug')");
     rk.on("invalid", thrower.clone()).unwrap();
     // The handler throws; the call still just rejects with its own error.

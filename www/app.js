@@ -25,7 +25,14 @@ form.addEventListener('submit', async (event) => {
   show('Sending…', 'pending');
   try {
     const rk = await companion;
-    await rk.updateLead(fields);
+    const sent = rk.updateLead(fields);
+    try {
+      rk.context();
+    } catch {
+      // No visitor yet: the companion keeps the details and sends them once the chat opens.
+      show('Saved. Open the chat bubble (bottom right) and the plant doctor gets your details.', 'pending');
+    }
+    await sent;
     show('Thanks! The plant doctor has your details and will answer in the chat.', 'ok');
     form.reset();
   } catch (error) {

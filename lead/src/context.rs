@@ -12,10 +12,7 @@ pub struct BotIds {
 
 /// True for an id the API uses: 1 to 64 ASCII letters, digits, `-` or `_`.
 pub(crate) fn is_id(value: &str) -> bool {
-    (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// True for a UUID in its textual form (`8-4-4-4-12` hex digits, any case).
@@ -37,18 +34,19 @@ pub fn parse_widget_script_text(text: &str) -> Result<BotIds, String> {
         (Some(bot_id), Some(customer_id), None) if is_id(bot_id) && is_id(customer_id) => {
             Ok(BotIds { bot_id: bot_id.to_string(), customer_id: customer_id.to_string() })
         }
-        _ => Err("the widget script's text must be \"BotId,CustomerId\" (ids of letters, digits, '-' or '_'), found \"".to_string()
-            + &text.trim().chars().take(80).collect::<String>()
-            + "\""),
+        _ => {
+            Err("the widget script's text must be \"BotId,CustomerId\" (ids of letters, digits, '-' or '_'), found \""
+                .to_string()
+                + &text.trim().chars().take(80).collect::<String>()
+                + "\"")
+        }
     }
 }
 
 /// Reads the ids from a bot page URL, `https://page.Reekolect.online/BotId/CustomerId`
 /// (host in any case, query and fragment ignored). `None` when the URL is not a bot page.
 pub fn parse_bot_page_url(url: &str) -> Option<BotIds> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
     let (host, path) = rest.split_once('/')?;
     if !host.eq_ignore_ascii_case("page.reekolect.online") {
         return None;
@@ -56,10 +54,8 @@ pub fn parse_bot_page_url(url: &str) -> Option<BotIds> {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let mut segments = path.split('/').filter(|s| !s.is_empty());
     let (bot_id, customer_id) = (segments.next()?, segments.next()?);
-    (is_id(bot_id) && is_id(customer_id)).then(|| BotIds {
-        bot_id: bot_id.to_string(),
-        customer_id: customer_id.to_string(),
-    })
+    (is_id(bot_id) && is_id(customer_id))
+        .then(|| BotIds { bot_id: bot_id.to_string(), customer_id: customer_id.to_string() })
 }
 
 /// Finds the visitor UUID among `sessionStorage` entries.
@@ -68,10 +64,7 @@ pub fn parse_bot_page_url(url: &str) -> Option<BotIds> {
 /// names a uuid (contains "uuid", any case) and its value is a UUID, or when its value is
 /// JSON holding a UUID under a property that names a uuid. Several different UUIDs are an
 /// error, not a guess.
-pub fn find_visitor_uuid<K, V, I>(
-    entries: I,
-    configured_key: Option<&str>,
-) -> Result<String, String>
+pub fn find_visitor_uuid<K, V, I>(entries: I, configured_key: Option<&str>) -> Result<String, String>
 where
     K: AsRef<str>,
     V: AsRef<str>,
@@ -96,8 +89,14 @@ where
     match found.len() {
         1 => Ok(found.remove(0).1),
         0 => Err(match configured_key {
-            Some(key) => "no visitor UUID yet: sessionStorage has no \"".to_string() + key + "\" (the visitor has not opened the chat)",
-            None => "no visitor UUID yet: nothing in sessionStorage holds one (the visitor has not opened the chat)".into(),
+            Some(key) => {
+                "no visitor UUID yet: sessionStorage has no \"".to_string()
+                    + key
+                    + "\" (the visitor has not opened the chat)"
+            }
+            None => {
+                "no visitor UUID yet: nothing in sessionStorage holds one (the visitor has not opened the chat)".into()
+            }
         }),
         _ => Err("several visitor UUIDs in sessionStorage (keys ".to_string()
             + &found.iter().map(|(k, _)| "\"".to_string() + k + "\"").collect::<Vec<_>>().join(", ")
@@ -109,10 +108,7 @@ where
 /// or a JSON object with a uuid-named property.
 fn uuid_in_value(value: &str, bare_counts: bool) -> Option<String> {
     let trimmed = value.trim();
-    let unquoted = trimmed
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(trimmed);
+    let unquoted = trimmed.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(trimmed);
     if bare_counts && is_uuid(unquoted) {
         return Some(unquoted.to_string());
     }

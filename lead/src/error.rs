@@ -15,10 +15,7 @@ pub struct FieldError {
 impl FieldError {
     /// A new error for `field` breaking `rule`.
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            rule: rule.into(),
-        }
+        Self { field: field.into(), rule: rule.into() }
     }
 }
 

@@ -12,9 +12,7 @@ pub mod outbox;
 pub mod retry;
 mod validate;
 
-pub use context::{
-    find_visitor_uuid, is_uuid, parse_bot_page_url, parse_widget_script_text, BotIds,
-};
+pub use context::{find_visitor_uuid, is_uuid, parse_bot_page_url, parse_widget_script_text, BotIds};
 pub use error::FieldError;
 pub use model::{parse_lead, Attribute, Lead, Note, FIELDS, STATUSES};
 pub use validate::{validate_fields, validate_lead, Limits};

@@ -5,14 +5,7 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 use std::fmt;
 
 /// The statuses the API accepts, in their canonical spelling.
-pub const STATUSES: [&str; 6] = [
-    "OPEN",
-    "INPROGRESS",
-    "REVIEW",
-    "ONHOLD",
-    "DEPENDANCY",
-    "CLOSED",
-];
+pub const STATUSES: [&str; 6] = ["OPEN", "INPROGRESS", "REVIEW", "ONHOLD", "DEPENDANCY", "CLOSED"];
 
 /// The wire names of every [`Lead`] field.
 pub const FIELDS: [&str; 13] = [
@@ -76,11 +69,7 @@ pub struct Lead {
     pub tags: Option<Vec<String>>,
     /// Custom attributes. Accepted as the wire's `[{key, value}]` or as a `{key: value}`
     /// object; numbers and booleans become strings. Always sent as `[{key, value}]`.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "attributes"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "attributes")]
     pub attributes: Option<Vec<Attribute>>,
 }
 
@@ -111,11 +100,7 @@ pub struct Attribute {
 pub fn parse_lead<'de, D: Deserializer<'de>>(source: D) -> Result<Lead, FieldError> {
     serde_path_to_error::deserialize(source).map_err(|err| {
         let path = err.path().to_string();
-        let parent = if path == "." || path == "?" {
-            String::new()
-        } else {
-            path
-        };
+        let parent = if path == "." || path == "?" { String::new() } else { path };
         describe(parent, &err.into_inner().to_string())
     })
 }
@@ -133,37 +118,19 @@ fn describe<E: fmt::Display>(path: String, message: &E) -> FieldError {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (name, expected) = rest.split_once('`').unwrap_or((rest, ""));
         // serde_path_to_error's path already ends at the unknown field.
-        let field = if path.is_empty() {
-            name.to_string()
-        } else {
-            path
-        };
+        let field = if path.is_empty() { name.to_string() } else { path };
         let expected = expected.trim_start_matches(", expected ").replace('`', "");
-        return FieldError::new(
-            field,
-            "is not a known field (expected ".to_string() + &expected + ")",
-        );
+        return FieldError::new(field, "is not a known field (expected ".to_string() + &expected + ")");
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
-        let field = if path.is_empty() {
-            name.to_string()
-        } else {
-            path + "." + name
-        };
+        let field = if path.is_empty() { name.to_string() } else { path + "." + name };
         return FieldError::new(field, "is required");
     }
-    let field = if path.is_empty() {
-        "body".to_string()
-    } else {
-        path
-    };
+    let field = if path.is_empty() { "body".to_string() } else { path };
     if let Some(rest) = message.strip_prefix("invalid type: ") {
         if let Some((got, expected)) = rest.split_once(", expected ") {
-            return FieldError::new(
-                field,
-                "must be ".to_string() + expected + " (got " + got + ")",
-            );
+            return FieldError::new(field, "must be ".to_string() + expected + " (got " + got + ")");
         }
     }
     FieldError::new(field, message)

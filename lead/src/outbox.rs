@@ -111,15 +111,26 @@ impl Outbox {
         Some(self.entries.remove(at))
     }
 
-    /// Counts one more failed attempt of `id` and parks it until `not_before`.
-    pub fn postpone(&mut self, id: &str, not_before: f64) -> u32 {
-        match self.entries.iter_mut().find(|e| e.id == id) {
-            Some(entry) => {
-                entry.attempts += 1;
-                entry.not_before = not_before;
-                entry.attempts
-            }
-            None => 0,
+    /// Counts an attempt to send `id` that is starting now; from here on nothing more is
+    /// merged into it. Returns the attempt's number (1 for the first).
+    pub fn start_attempt(&mut self, id: &str) -> u32 {
+        self.entries.iter_mut().find(|e| e.id == id).map_or(0, |entry| {
+            entry.attempts += 1;
+            entry.attempts
+        })
+    }
+
+    /// Parks `id` until `not_before` (ms since the epoch), after a failed attempt.
+    pub fn postpone(&mut self, id: &str, not_before: f64) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) {
+            entry.not_before = not_before;
+        }
+    }
+
+    /// Makes every parked entry due now (the network is back, or the caller asked).
+    pub fn hurry(&mut self) {
+        for entry in &mut self.entries {
+            entry.not_before = 0.0;
         }
     }
 
@@ -136,16 +147,28 @@ impl Outbox {
 
 /// Whether one request may carry `lead`: the list limits and [`MAX_ENTRY_BYTES`].
 pub fn fits(lead: &Lead) -> bool {
-    let lists_fit = [lead.notes.as_ref().map(Vec::len), lead.tags.as_ref().map(Vec::len), lead.attributes.as_ref().map(Vec::len)]
-        .into_iter()
-        .all(|len| len.unwrap_or(0) <= Limits::LIST);
+    let lists_fit =
+        [lead.notes.as_ref().map(Vec::len), lead.tags.as_ref().map(Vec::len), lead.attributes.as_ref().map(Vec::len)]
+            .into_iter()
+            .all(|len| len.unwrap_or(0) <= Limits::LIST);
     lists_fit && approximate_json_len(lead) <= MAX_ENTRY_BYTES
 }
 
 /// An upper estimate of the update's JSON size: every string counted twice over for
 /// escapes would be too pessimistic, so strings count once plus a fixed cost per item.
 pub fn approximate_json_len(lead: &Lead) -> usize {
-    let scalars = [&lead.uuid, &lead.bot_id, &lead.customer_id, &lead.agent_id, &lead.status, &lead.picture, &lead.name, &lead.email, &lead.phone, &lead.dial_code];
+    let scalars = [
+        &lead.uuid,
+        &lead.bot_id,
+        &lead.customer_id,
+        &lead.agent_id,
+        &lead.status,
+        &lead.picture,
+        &lead.name,
+        &lead.email,
+        &lead.phone,
+        &lead.dial_code,
+    ];
     let scalar_len: usize = scalars.iter().map(|s| s.as_ref().map_or(0, |s| s.len() + 20)).sum();
     let notes: usize = lead.notes.iter().flatten().map(|n| n.title.len() + n.description.len() + 36).sum();
     let tags: usize = lead.tags.iter().flatten().map(|t| t.len() + 4).sum();

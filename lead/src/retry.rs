@@ -63,5 +63,8 @@ impl Backoff {
 /// parser; the browser side turns one into milliseconds itself.)
 pub fn retry_after_seconds(header: &str) -> Option<f64> {
     let header = header.trim();
-    (!header.is_empty() && header.bytes().all(|b| b.is_ascii_digit())).then(|| header.parse::<f64>().ok()).flatten().map(|s| s * 1000.0)
+    (!header.is_empty() && header.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| header.parse::<f64>().ok())
+        .flatten()
+        .map(|s| s * 1000.0)
 }

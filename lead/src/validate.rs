@@ -31,53 +31,32 @@ impl Limits {
 /// same key collapse to the last value given.
 pub fn validate_fields(lead: Lead) -> Result<Lead, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut out = Lead {
-        uuid: lead.uuid,
-        bot_id: lead.bot_id,
-        customer_id: lead.customer_id,
-        ..Lead::default()
-    };
+    let mut out = Lead { uuid: lead.uuid, bot_id: lead.bot_id, customer_id: lead.customer_id, ..Lead::default() };
 
-    out.agent_id = lead
-        .agent_id
-        .and_then(|v| check(&mut errors, "agentId", id(&v)));
-    out.status = lead
-        .status
-        .and_then(|v| check(&mut errors, "status", status(&v)));
-    out.picture = lead
-        .picture
-        .and_then(|v| check(&mut errors, "picture", picture(&v)));
-    out.name = lead
-        .name
-        .and_then(|v| check(&mut errors, "name", text(&v, 1, Limits::SHORT_TEXT, false)));
-    out.email = lead
-        .email
-        .and_then(|v| check(&mut errors, "email", email(&v)));
-    out.dial_code = lead
-        .dial_code
-        .and_then(|v| check(&mut errors, "dialCode", dial_code(&v)));
+    out.agent_id = lead.agent_id.and_then(|v| check(&mut errors, "agentId", id(&v)));
+    out.status = lead.status.and_then(|v| check(&mut errors, "status", status(&v)));
+    out.picture = lead.picture.and_then(|v| check(&mut errors, "picture", picture(&v)));
+    out.name = lead.name.and_then(|v| check(&mut errors, "name", text(&v, 1, Limits::SHORT_TEXT, false)));
+    out.email = lead.email.and_then(|v| check(&mut errors, "email", email(&v)));
+    out.dial_code = lead.dial_code.and_then(|v| check(&mut errors, "dialCode", dial_code(&v)));
     if let Some(raw) = lead.phone {
         if let Some((code, number)) = check(&mut errors, "phone", phone(&raw)) {
             match (code, &out.dial_code) {
-                (Some(code), Some(given)) if &code != given => errors.push(FieldError::new(
-                    "phone",
-                    "starts with ".to_string() + &code + " but dialCode is " + given,
-                )),
+                (Some(code), Some(given)) if &code != given => errors
+                    .push(FieldError::new("phone", "starts with ".to_string() + &code + " but dialCode is " + given)),
                 (Some(code), None) => out.dial_code = Some(code),
                 _ => {}
             }
             out.phone = Some(number);
         }
     }
-    out.notes = lead.notes.and_then(|notes| {
-        check(&mut errors, "notes", list_len(notes)).map(|notes| self::notes(&mut errors, notes))
-    });
-    out.tags = lead.tags.and_then(|tags| {
-        check(&mut errors, "tags", list_len(tags)).map(|tags| self::tags(&mut errors, tags))
-    });
+    out.notes = lead
+        .notes
+        .and_then(|notes| check(&mut errors, "notes", list_len(notes)).map(|notes| self::notes(&mut errors, notes)));
+    out.tags =
+        lead.tags.and_then(|tags| check(&mut errors, "tags", list_len(tags)).map(|tags| self::tags(&mut errors, tags)));
     out.attributes = lead.attributes.and_then(|list| {
-        check(&mut errors, "attributes", list_len(list))
-            .map(|list| self::attributes(&mut errors, list))
+        check(&mut errors, "attributes", list_len(list)).map(|list| self::attributes(&mut errors, list))
     });
 
     if errors.is_empty() {
@@ -93,10 +72,9 @@ pub fn validate_lead(lead: Lead) -> Result<Lead, Vec<FieldError>> {
     let mut errors = Vec::new();
     match &lead.uuid {
         None => errors.push(FieldError::new("uuid", "is required")),
-        Some(v) if !is_uuid(v) => errors.push(FieldError::new(
-            "uuid",
-            "must be a UUID like 7e88d192-9b20-4035-9b68-d4ac3d58a34f",
-        )),
+        Some(v) if !is_uuid(v) => {
+            errors.push(FieldError::new("uuid", "must be a UUID like 7e88d192-9b20-4035-9b68-d4ac3d58a34f"))
+        }
         Some(_) => {}
     }
     for (field, value) in [("botId", &lead.bot_id), ("customerId", &lead.customer_id)] {
@@ -122,9 +100,7 @@ pub fn validate_lead(lead: Lead) -> Result<Lead, Vec<FieldError>> {
 type Rule<T> = Result<T, String>;
 
 fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Rule<T>) -> Option<T> {
-    result
-        .map_err(|rule| errors.push(FieldError::new(field, rule)))
-        .ok()
+    result.map_err(|rule| errors.push(FieldError::new(field, rule))).ok()
 }
 
 fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
@@ -144,10 +120,7 @@ fn text(value: &str, min: usize, max: usize, multiline: bool) -> Rule<String> {
     if len > max {
         return Err("must be at most ".to_string() + &max.to_string() + " characters");
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')))
-    {
+    if value.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r'))) {
         return Err("must not contain control characters".into());
     }
     Ok(value.to_string())
@@ -183,10 +156,7 @@ fn picture(value: &str) -> Rule<String> {
     };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);
-    if host.is_empty()
-        || host.starts_with(':')
-        || value.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
+    if host.is_empty() || host.starts_with(':') || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must be an absolute http(s) URL".into());
     }
     if value.len() > Limits::URL {
@@ -207,9 +177,7 @@ fn email(value: &str) -> Rule<String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
+        && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -219,9 +187,7 @@ fn email(value: &str) -> Rule<String> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| {
-            tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit())
-        });
+        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     if local_ok && domain_ok {
         Ok(local.to_string() + "@" + &domain.to_lowercase())
     } else {
@@ -231,10 +197,7 @@ fn email(value: &str) -> Rule<String> {
 
 fn dial_code(value: &str) -> Rule<String> {
     let digits = value.trim().strip_prefix('+').unwrap_or(value.trim());
-    if (1..=4).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-    {
+    if (1..=4).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
         Ok("+".to_string() + digits)
     } else {
         Err("must be '+' and 1 to 4 digits, like +44".into())
@@ -244,9 +207,9 @@ fn dial_code(value: &str) -> Rule<String> {
 /// E.164 country calling codes of two digits; `1` and `7` are the one-digit codes and
 /// every other code has three, so this list is enough to split a `+CC` prefix.
 const TWO_DIGIT_CODES: [&str; 44] = [
-    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47",
-    "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65",
-    "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49", "51",
+    "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84", "86", "90",
+    "91", "92", "93", "94", "95", "98",
 ];
 
 /// Splits a phone number into (calling code from a leading `+`, national digits).
@@ -256,13 +219,8 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
         Some(rest) => (true, rest),
         None => (false, value),
     };
-    if !rest
-        .chars()
-        .all(|c| c.is_ascii_digit() || " -.()".contains(c))
-    {
-        return Err(
-            "may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into(),
-        );
+    if !rest.chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
+        return Err("may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into());
     }
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
     if !international {
@@ -282,26 +240,15 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
     } else {
         3
     };
-    Ok((
-        Some("+".to_string() + &digits[..code_len]),
-        digits[code_len..].to_string(),
-    ))
+    Ok((Some("+".to_string() + &digits[..code_len]), digits[code_len..].to_string()))
 }
 
 fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {
     let mut out = Vec::with_capacity(notes.len());
     for (i, note) in notes.into_iter().enumerate() {
         let at = "notes[".to_string() + &i.to_string() + "]";
-        let title = check(
-            errors,
-            &(at.clone() + ".title"),
-            text(&note.title, 1, Limits::SHORT_TEXT, false),
-        );
-        let description = check(
-            errors,
-            &(at + ".description"),
-            text(&note.description, 0, Limits::LONG_TEXT, true),
-        );
+        let title = check(errors, &(at.clone() + ".title"), text(&note.title, 1, Limits::SHORT_TEXT, false));
+        let description = check(errors, &(at + ".description"), text(&note.description, 0, Limits::LONG_TEXT, true));
         if let (Some(title), Some(description)) = (title, description) {
             out.push(Note { title, description });
         }
@@ -326,16 +273,8 @@ fn attributes(errors: &mut Vec<FieldError>, list: Vec<Attribute>) -> Vec<Attribu
     let mut out: Vec<Attribute> = Vec::with_capacity(list.len());
     for (i, attribute) in list.iter().enumerate() {
         let at = "attributes[".to_string() + &i.to_string() + "]";
-        let key = check(
-            errors,
-            &(at.clone() + ".key"),
-            text(&attribute.key, 1, Limits::KEY, false),
-        );
-        let value = check(
-            errors,
-            &(at + ".value"),
-            text(&attribute.value, 0, Limits::VALUE, true),
-        );
+        let key = check(errors, &(at.clone() + ".key"), text(&attribute.key, 1, Limits::KEY, false));
+        let value = check(errors, &(at + ".value"), text(&attribute.value, 0, Limits::VALUE, true));
         if let (Some(key), Some(value)) = (key, value) {
             match out.iter_mut().find(|a| a.key == key) {
                 Some(existing) => existing.value = value,

@@ -33,7 +33,7 @@ fn updates_merge_into_the_newest_untried_entry() {
     assert_eq!(outbox.entries[0].lead.uuid.as_deref(), Some(ann().uuid.as_str()));
 
     // Once tried, an entry is frozen: what it carried may already have arrived.
-    outbox.postpone(&a, 5.0);
+    assert_eq!(outbox.start_attempt(&a), 1);
     let c = outbox.add(lead(json!({"name": "Ann Lee"})), Some(&ann()), &mut next);
     assert_ne!(c, a);
     assert_eq!(outbox.entries.len(), 2);
@@ -85,11 +85,14 @@ fn order_is_kept_and_retries_wait_their_turn() {
     let mut outbox = Outbox::default();
     let mut next = ids();
     let first = outbox.add(lead(json!({"name": "A"})), Some(&ann()), &mut next);
-    assert_eq!(outbox.postpone(&first, 1000.0), 1);
+    assert_eq!(outbox.start_attempt(&first), 1);
+    outbox.postpone(&first, 1000.0);
     let second = outbox.add(lead(json!({"name": "B"})), Some(&ann()), &mut next);
     assert_eq!(outbox.due(999.0), None, "the head waits, and so does everything behind it");
     assert_eq!(outbox.next_time(), Some(1000.0));
     assert_eq!(outbox.due(1000.0).unwrap().id, first);
+    outbox.hurry();
+    assert_eq!(outbox.due(0.0).unwrap().id, first);
     assert_eq!(outbox.remove(&first).unwrap().attempts, 1);
     assert_eq!(outbox.due(1000.0).unwrap().id, second);
     outbox.remove(&second);
@@ -101,6 +104,7 @@ fn order_is_kept_and_retries_wait_their_turn() {
 fn outbox_round_trips_through_json() {
     let mut outbox = Outbox::default();
     outbox.add(lead(json!({"name": "Ann", "attributes": {"a": "1"}})), Some(&ann()), ids());
+    outbox.start_attempt("e1");
     outbox.postpone("e1", 123.5);
     let text = serde_json::to_string(&outbox).unwrap();
     assert_eq!(serde_json::from_str::<Outbox>(&text).unwrap(), outbox);

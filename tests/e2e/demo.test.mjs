@@ -69,7 +69,7 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
   assert.deepEqual(pageErrors, []);
 });
 
-test('sending before the chat is opened says why, and sends nothing', { timeout: 30_000 }, async () => {
+test('a form sent before the chat is opened waits for the visitor, then arrives', { timeout: 30_000 }, async () => {
   const page = await browser.newPage();
   const puts = [];
   page.on('request', (request) => { if (request.method() === 'PUT') puts.push(request.url()); });
@@ -77,9 +77,17 @@ test('sending before the chat is opened says why, and sends nothing', { timeout:
   await page.fill('input[name=name]', 'Grace Hopper');
   await page.fill('input[name=email]', 'grace@example.com');
   await page.click('button[type=submit]');
-  await page.waitForSelector('#form-status.error', { timeout: 10_000 });
-  assert.match(await page.innerText('#form-status'), /has not opened the chat/);
-  assert.deepEqual(puts, []);
+  await page.waitForSelector('#form-status.pending', { timeout: 10_000 });
+  assert.match(await page.innerText('#form-status'), /Open the chat bubble/);
+  await page.waitForTimeout(800); // longer than the batch window and a UUID poll
+  assert.deepEqual(puts, [], 'nothing is sent without a visitor UUID');
+
+  await page.click('.rk-bubble');
+  await page.waitForSelector('#form-status.ok', { timeout: 10_000 });
+  const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
+  const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
+  assert.equal(lead?.profile.userDetails.name, 'Grace Hopper');
+  assert.equal(puts.length, 1);
 });
 
 test('an invalid field is refused in the page, naming the field', { timeout: 30_000 }, async () => {

@@ -1,0 +1,407 @@
+//! A companion's update pipeline: check each call, keep it in the outbox (persisted at
+//! once), send the outbox in order when the batch window ends, retry what may be retried,
+//! settle every caller's promise and tell the listeners.
+
+use crate::config::Config;
+use crate::error::CompanionError;
+use crate::events::{dispatch, Event, Listeners};
+use crate::store::{self, Store};
+use crate::transport::{self, Reply, SendOptions};
+use crate::{context, js, object};
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Function, Promise};
+use reekolect_lead::outbox::{Entry, Identity, Outbox};
+use reekolect_lead::retry::Outcome;
+use reekolect_lead::{parse_lead, validate_fields, FieldError, Lead, FIELDS};
+use std::cell::{RefCell, RefMut};
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::{future_to_promise, spawn_local};
+
+/// How often updates waiting for the visitor UUID look for it again (ms). Reading a few
+/// storage keys is cheap; the widget gives no event when it creates the UUID.
+const IDENTITY_POLL_MS: f64 = 500.0;
+/// What keepalive requests may carry in all, per page (the Fetch standard's limit).
+const KEEPALIVE_BUDGET_BYTES: usize = 64 * 1024;
+
+struct State {
+    outbox: Outbox,
+    store: Store,
+    /// `(resolve, reject)` of the callers waiting on each entry.
+    waiters: HashMap<String, Vec<(Function, Function)>>,
+    /// The next run of the pump, and when it is due.
+    wake: Option<(Timeout, f64)>,
+    sending: bool,
+    /// The entry on the wire, if any.
+    in_flight: Option<String>,
+    /// The page is hidden or going: sends use `keepalive`.
+    hidden: bool,
+    next_id: u64,
+    heartbeat: Option<Interval>,
+}
+
+/// See the module docs.
+pub struct Pipeline {
+    config: Config,
+    state: RefCell<State>,
+    listeners: RefCell<Listeners>,
+}
+
+impl Pipeline {
+    /// Starts a pipeline: picks up what this tab held and what closed pages left, listens
+    /// to the page's lifecycle, and sends anything that is waiting.
+    pub fn start(config: Config) -> Rc<Self> {
+        let store = Store::new();
+        let outbox = store.load_held();
+        let this = Rc::new(Self {
+            config,
+            state: RefCell::new(State {
+                outbox,
+                store,
+                waiters: HashMap::new(),
+                wake: None,
+                sending: false,
+                in_flight: None,
+                hidden: false,
+                next_id: 0,
+                heartbeat: None,
+            }),
+            listeners: RefCell::default(),
+        });
+        Self::adopt_orphans(&this);
+        Self::listen_to_the_page(&this);
+        let me = Rc::clone(&this);
+        let beat = Interval::new(store::HEARTBEAT_MS, move || {
+            let holding = !me.state.borrow().outbox.is_empty();
+            let _ = me.state.borrow().store.beat(holding);
+            Self::adopt_orphans(&me);
+        });
+        this.state.borrow_mut().heartbeat = Some(beat);
+        this
+    }
+
+    /// The companion's options.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The page's event handlers.
+    pub fn listeners(&self) -> RefMut<'_, Listeners> {
+        self.listeners.borrow_mut()
+    }
+
+    /// Checks `fields` (only the `allowed` ones, when given) and adds them to the outbox.
+    /// An invalid call rejects at once, emits `invalid`, and changes nothing. A valid one
+    /// resolves when the request carrying it is accepted.
+    pub fn add(this: &Rc<Self>, fields: JsValue, allowed: Option<&[&str]>) -> Promise {
+        let update = match prepare(&fields, allowed) {
+            Ok(update) => update,
+            Err(error) => {
+                let error = JsValue::from(error);
+                this.emit(Event::Invalid, &object("error", &error));
+                return Promise::reject(&error);
+            }
+        };
+        let identity = this.identity();
+        let mut waiter = None;
+        let promise = Promise::new(&mut |resolve, reject| waiter = Some((resolve, reject)));
+        {
+            let mut state = this.state.borrow_mut();
+            let State { outbox, next_id, store, .. } = &mut *state;
+            let id = outbox.add(update, identity.as_ref(), || {
+                *next_id += 1;
+                store.entry_id(*next_id)
+            });
+            state.waiters.entry(id).or_default().extend(waiter);
+        }
+        this.save();
+        Self::wake_at(this, js_sys::Date::now() + f64::from(this.config.batch_window_ms));
+        promise
+    }
+
+    /// Sends what is waiting now, parked retries included; resolves when that pass is over.
+    pub fn flush(this: &Rc<Self>) -> Promise {
+        this.state.borrow_mut().outbox.hurry();
+        let me = Rc::clone(this);
+        future_to_promise(async move {
+            Self::pump(&me).await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Forgets every pending update of this page and tab (for a shared device, on the
+    /// site's logout): callers still waiting are rejected with `code: "reset"`.
+    pub fn reset(&self) {
+        let waiters = {
+            let mut state = self.state.borrow_mut();
+            state.outbox = Outbox::default();
+            state.wake = None;
+            std::mem::take(&mut state.waiters)
+        };
+        self.save();
+        let error = JsValue::from(CompanionError::Reset);
+        for (_, reject) in waiters.into_values().flatten() {
+            let _ = reject.call1(&JsValue::NULL, &error);
+        }
+    }
+
+    /// Runs the pump at `at` (ms since the epoch), unless it already runs sooner.
+    fn wake_at(this: &Rc<Self>, at: f64) {
+        let mut state = this.state.borrow_mut();
+        if state.wake.as_ref().is_some_and(|(_, due)| *due <= at) {
+            return;
+        }
+        let me = Rc::clone(this);
+        let delay = (at - js_sys::Date::now()).clamp(0.0, f64::from(u32::MAX)) as u32;
+        let timeout = Timeout::new(delay, move || {
+            me.state.borrow_mut().wake = None;
+            spawn_local(async move { Self::pump(&me).await });
+        });
+        state.wake = Some((timeout, at));
+    }
+
+    /// Sends due entries one at a time, oldest first, until none is due; then sleeps
+    /// until the next one will be (or polls for the visitor UUID).
+    async fn pump(this: &Rc<Self>) {
+        if std::mem::replace(&mut this.state.borrow_mut().sending, true) {
+            return; // the running pass picks up whatever is new
+        }
+        loop {
+            this.assign_identity();
+            let (entry, keepalive) = {
+                let mut state = this.state.borrow_mut();
+                let Some(entry) = state.outbox.due(js_sys::Date::now()).cloned() else { break };
+                state.outbox.start_attempt(&entry.id);
+                state.in_flight = Some(entry.id.clone());
+                (entry, state.hidden)
+            };
+            this.save();
+            let options = SendOptions {
+                endpoint: &this.config.lead_endpoint,
+                timeout_ms: this.config.request_timeout_ms,
+                keepalive,
+            };
+            let reply = transport::send(&entry.lead, &options).await;
+            this.state.borrow_mut().in_flight = None;
+            this.settle(&entry, reply);
+        }
+        let next = {
+            let mut state = this.state.borrow_mut();
+            state.sending = false;
+            let held = state.outbox.entries.iter().any(|e| e.lead.uuid.is_none());
+            state.outbox.next_time().or(held.then(|| js_sys::Date::now() + IDENTITY_POLL_MS))
+        };
+        if let Some(at) = next {
+            Self::wake_at(this, at);
+        }
+    }
+
+    /// Acts on a send's reply: forget, retry later, or drop and report.
+    fn settle(&self, entry: &Entry, reply: Reply) {
+        let now = js_sys::Date::now();
+        let outcome = Outcome::of(reply.status);
+        if outcome == Outcome::Retry {
+            let attempts =
+                self.state.borrow().outbox.entries.iter().find(|e| e.id == entry.id).map_or(1, |e| e.attempts);
+            let delay = self.config.backoff.delay_ms(attempts, js_sys::Math::random(), reply.retry_after_ms);
+            self.state.borrow_mut().outbox.postpone(&entry.id, now + delay);
+            self.save();
+            return;
+        }
+        let waiters = {
+            let mut state = self.state.borrow_mut();
+            state.outbox.remove(&entry.id);
+            state.waiters.remove(&entry.id).unwrap_or_default()
+        };
+        self.save();
+        let detail = object("update", &serde_wasm_bindgen::to_value(&entry.lead).unwrap_or(JsValue::NULL));
+        if outcome == Outcome::Delivered {
+            for (resolve, _) in &waiters {
+                let _ = resolve.call1(&JsValue::NULL, &reply.body);
+            }
+            let _ = js_sys::Reflect::set(&detail, &"answer".into(), &reply.body);
+            self.emit(Event::Sent, &detail);
+        } else {
+            let error =
+                JsValue::from(CompanionError::Rejected { status: reply.status.unwrap_or(0), message: reply.message });
+            for (_, reject) in &waiters {
+                let _ = reject.call1(&JsValue::NULL, &error);
+            }
+            let _ = js_sys::Reflect::set(&detail, &"error".into(), &error);
+            self.emit(Event::Failed, &detail);
+        }
+    }
+
+    /// The visitor, if the page says who it is yet.
+    fn identity(&self) -> Option<Identity> {
+        let visitor = context::resolve(&self.config).ok()?;
+        Some(Identity { uuid: visitor.uuid, bot_id: visitor.bot_id, customer_id: visitor.customer_id })
+    }
+
+    /// Gives held updates the visitor's identity once the page has it.
+    fn assign_identity(&self) {
+        if !self.state.borrow().outbox.entries.iter().any(|e| e.lead.uuid.is_none()) {
+            return;
+        }
+        if let Some(identity) = self.identity() {
+            self.state.borrow_mut().outbox.assign(&identity);
+            self.save();
+        }
+    }
+
+    fn save(&self) {
+        let result = {
+            let mut state = self.state.borrow_mut();
+            let State { outbox, store, .. } = &mut *state;
+            store.save(outbox)
+        };
+        if let Err(cause) = result {
+            let error = JsValue::from(CompanionError::Storage(js::describe(&cause)));
+            self.emit(Event::Warning, &object("error", &error));
+        }
+    }
+
+    fn emit(&self, event: Event, detail: &JsValue) {
+        let handlers = self.listeners.borrow().of(event);
+        dispatch(handlers, detail);
+    }
+
+    /// Takes over what closed pages left behind, under a Web Lock so two tabs never both do.
+    fn adopt_orphans(this: &Rc<Self>) {
+        let me = Rc::clone(this);
+        store::with_lock("reekolect-adopt", move || {
+            let adopted = me.state.borrow().store.adopt_orphans();
+            if adopted.is_empty() {
+                return;
+            }
+            me.state.borrow_mut().outbox.append(adopted);
+            me.save();
+            Self::wake_at(&me, js_sys::Date::now());
+        });
+    }
+
+    /// Flushes when the page is hidden or left (with `keepalive`), and when the network
+    /// comes back; after a return from the back/forward cache, drops what another page
+    /// adopted meanwhile.
+    fn listen_to_the_page(this: &Rc<Self>) {
+        let Some(window) = web_sys::window() else { return };
+        let on = |target: &web_sys::EventTarget, name: &str, handler: Box<dyn FnMut(JsValue)>| {
+            let closure = Closure::wrap(handler);
+            let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+            closure.forget(); // lives as long as the page
+        };
+        let me = Rc::clone(this);
+        on(
+            &window,
+            "pagehide",
+            Box::new(move |_| {
+                me.state.borrow_mut().hidden = true;
+                Self::send_before_leaving(&me);
+                me.state.borrow().store.leave();
+            }),
+        );
+        let me = Rc::clone(this);
+        on(
+            &window,
+            "pageshow",
+            Box::new(move |event| {
+                let restored =
+                    js_sys::Reflect::get(&event, &"persisted".into()).ok().and_then(|p| p.as_bool()) == Some(true);
+                me.state.borrow_mut().hidden = false;
+                if restored && me.state.borrow().store.was_adopted() {
+                    me.state.borrow_mut().outbox.entries.retain(|e| e.lead.uuid.is_none());
+                }
+                me.save();
+            }),
+        );
+        let me = Rc::clone(this);
+        on(
+            &window,
+            "online",
+            Box::new(move |_| {
+                me.state.borrow_mut().outbox.hurry();
+                Self::wake_at(&me, 0.0);
+            }),
+        );
+        if let Some(document) = window.document() {
+            let me = Rc::clone(this);
+            let doc = document.clone();
+            on(
+                &document,
+                "visibilitychange",
+                Box::new(move |_| {
+                    let hidden = doc.visibility_state() == web_sys::VisibilityState::Hidden;
+                    me.state.borrow_mut().hidden = hidden;
+                    if hidden {
+                        Self::send_before_leaving(&me);
+                    }
+                }),
+            );
+        }
+    }
+
+    /// The page may be about to go: send every due entry at once, with `keepalive`, within
+    /// the keepalive budget. Each is leased for the request timeout (its `not_before`), so
+    /// neither this page's pump nor a page adopting the outbox sends it again meanwhile.
+    /// What does not fit, or does not arrive, stays in the outbox for the next page.
+    fn send_before_leaving(this: &Rc<Self>) {
+        this.assign_identity();
+        let now = js_sys::Date::now();
+        let lease_until = now + f64::from(this.config.request_timeout_ms);
+        let mut budget = KEEPALIVE_BUDGET_BYTES;
+        let batch: Vec<Entry> = {
+            let mut state = this.state.borrow_mut();
+            let in_flight = state.in_flight.clone();
+            let mut batch = Vec::new();
+            for entry in &state.outbox.entries {
+                if entry.lead.uuid.is_none() || entry.not_before > now || in_flight.as_ref() == Some(&entry.id) {
+                    continue;
+                }
+                let size = transport::to_json(&entry.lead).map_or(usize::MAX, |body| body.len());
+                if size > budget {
+                    break;
+                }
+                budget -= size;
+                batch.push(entry.clone());
+            }
+            for entry in &batch {
+                state.outbox.start_attempt(&entry.id);
+                state.outbox.postpone(&entry.id, lease_until);
+            }
+            batch
+        };
+        this.save();
+        for entry in batch {
+            let me = Rc::clone(this);
+            spawn_local(async move {
+                let options = SendOptions {
+                    endpoint: &me.config.lead_endpoint,
+                    timeout_ms: me.config.request_timeout_ms,
+                    keepalive: true,
+                };
+                let reply = transport::send(&entry.lead, &options).await;
+                me.settle(&entry, reply); // reached only if the page lives on (a hidden tab)
+            });
+        }
+    }
+}
+
+/// Checks the caller's fields: their shape, then every rule. Nothing about the visitor.
+fn prepare(fields: &JsValue, allowed: Option<&[&str]>) -> Result<Lead, CompanionError> {
+    let invalid = |e: FieldError| CompanionError::Invalid(vec![e]);
+    if !fields.is_object() || js_sys::Array::is_array(fields) {
+        return Err(invalid(FieldError::new("fields", "must be an object like { email: \"…\" }")));
+    }
+    js::check_lead_shape(fields, allowed.unwrap_or(&FIELDS)).map_err(invalid)?;
+    let lead = parse_lead(serde_wasm_bindgen::Deserializer::from(fields.clone())).map_err(invalid)?;
+    let identity = [("uuid", &lead.uuid), ("botId", &lead.bot_id), ("customerId", &lead.customer_id)];
+    if let Some((field, _)) = identity.iter().find(|(_, value)| value.is_some()) {
+        return Err(invalid(FieldError::new(
+            *field,
+            "comes from the visitor context; set it in init() if it must be fixed",
+        )));
+    }
+    validate_fields(lead).map_err(CompanionError::Invalid)
+}
