@@ -276,7 +276,7 @@ impl Pipeline {
             if adopted.is_empty() {
                 return;
             }
-            me.state.borrow_mut().outbox.append(adopted);
+            me.state.borrow_mut().outbox.adopt(adopted);
             me.save();
             Self::wake_at(&me, js_sys::Date::now());
         });

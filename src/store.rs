@@ -112,7 +112,7 @@ impl Store {
                 continue;
             }
             if let Some(orphan) = read(&local, &key) {
-                adopted.append(orphan);
+                adopted.entries.extend(orphan.entries);
             }
             let _ = local.remove_item(&key);
             let _ = local.remove_item(&alive_key);

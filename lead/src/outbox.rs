@@ -134,9 +134,10 @@ impl Outbox {
         }
     }
 
-    /// Moves every entry of `other` behind this outbox's own (adopting an orphan).
-    pub fn append(&mut self, other: Outbox) {
-        self.entries.extend(other.entries);
+    /// Takes in the entries of an outbox left by a closed page. They were made before
+    /// anything this page added, so they go first: "the later value wins" stays true.
+    pub fn adopt(&mut self, older: Outbox) {
+        self.entries.splice(0..0, older.entries);
     }
 
     /// True when nothing is waiting.

@@ -147,3 +147,14 @@ fn retry_after_is_honoured_within_reason() {
     assert_eq!(retry_after_seconds("-1"), None);
     assert_eq!(retry_after_seconds(""), None);
 }
+
+#[test]
+fn adopted_entries_go_first() {
+    let mut mine = Outbox::default();
+    mine.add(lead(json!({"name": "New"})), Some(&ann()), || "mine".into());
+    let mut left = Outbox::default();
+    left.add(lead(json!({"name": "Old"})), Some(&ann()), || "left".into());
+    mine.adopt(left);
+    let order: Vec<&str> = mine.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(order, ["left", "mine"]);
+}

@@ -1,0 +1,104 @@
+// Two tabs of one visitor (a duplicated tab shares sessionStorage, so the visitor UUID):
+// one lead, and every update sent exactly once, even when a tab closes with updates unsent.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+
+let proxy;
+let browser;
+
+before(async () => {
+  proxy = await startProxy();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await proxy?.stop();
+});
+
+const PAGE = `<!doctype html><html><head>
+  <script id="Reekolect-messenger-widget" src="/widget/none.js" defer>tabsBot,tabsCustomer</script>
+  <script type="module">
+    import { init } from '/pkg/index.js';
+    window.rk = await init({ proxyUrl: '/', batchWindowMs: 50, retryBaseMs: 200, retryMaxMs: 400 });
+  </script></head><body>tab</body></html>`;
+
+/** Opens the page, gives it a visitor, and duplicates the tab the way a script can. */
+async function twoTabsOfOneVisitor(uuid) {
+  const context = await browser.newContext();
+  await context.route('**/tab.html', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+  const bodies = [];
+  context.on('requestfinished', async (request) => {
+    if (request.method() !== 'PUT') return;
+    const response = await request.response();
+    if (response?.ok()) bodies.push(JSON.parse(request.postData()));
+  });
+  const first = await context.newPage();
+  await first.goto(`${proxy.url}/tab.html`);
+  await first.evaluate((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
+  const [second] = await Promise.all([context.waitForEvent('page'), first.evaluate(() => window.open(location.href))]);
+  for (const page of [first, second]) await page.waitForFunction(() => window.rk !== undefined);
+  assert.equal(await second.evaluate(() => window.rk.context().uuid), uuid, 'the duplicate has the same visitor');
+  return { context, first, second, bodies };
+}
+
+/** How many accepted PUTs carried each attribute key. */
+function sends(bodies) {
+  const count = new Map();
+  for (const body of bodies) for (const { key } of body.attributes ?? []) count.set(key, (count.get(key) ?? 0) + 1);
+  return count;
+}
+
+async function attributesOf(uuid) {
+  const lead = (await demoLeads(proxy.url, 'tabsBot', 'tabsCustomer')).find((l) => l.uuid === uuid);
+  return new Map((lead?.profile.userDetails.attributes ?? []).map((a) => [a.key, a.value]));
+}
+
+test('both tabs of a visitor update one lead, each update sent once', { timeout: 30_000 }, async () => {
+  const uuid = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+  const { context, first, second, bodies } = await twoTabsOfOneVisitor(uuid);
+  const burst = (prefix) => async (p) => {
+    for (let i = 0; i < 30; i++) {
+      window.rk.setAttributes({ [p + i]: i });
+      if (i % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await window.rk.flush();
+  };
+  await Promise.all([first.evaluate(burst('a'), 'a'), second.evaluate(burst('b'), 'b')]);
+  await Promise.all([first.evaluate(() => window.rk.flush()), second.evaluate(() => window.rk.flush())]);
+  await first.waitForTimeout(200);
+  const arrived = await attributesOf(uuid);
+  const counts = sends(bodies);
+  for (const p of ['a', 'b']) {
+    for (let i = 0; i < 30; i++) {
+      assert.equal(arrived.get(p + i), String(i), `${p}${i} missing from the lead`);
+      assert.equal(counts.get(p + i), 1, `${p}${i} sent ${counts.get(p + i)} times`);
+    }
+  }
+  await context.close();
+});
+
+test('a tab closed with unsent updates: the other tab sends them, once', { timeout: 40_000 }, async () => {
+  const uuid = '1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
+  const { context, first, second, bodies } = await twoTabsOfOneVisitor(uuid);
+  await first.route('**/lead', (route) => route.abort('internetdisconnected')); // this tab cannot get through
+  await first.evaluate(async () => {
+    for (let i = 0; i < 10; i++) window.rk.setAttributes({ ['c' + i]: i });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // tried, failed, parked for a retry
+  });
+  await first.close({ runBeforeUnload: true });
+  const deadline = Date.now() + 25_000;
+  let arrived = new Map();
+  while (Date.now() < deadline && arrived.size < 10) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    arrived = await attributesOf(uuid);
+  }
+  const counts = sends(bodies);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(arrived.get('c' + i), String(i), `c${i} was lost with the closed tab`);
+    assert.equal(counts.get('c' + i), 1, `c${i} sent ${counts.get('c' + i)} times`);
+  }
+  await second.close();
+  await context.close();
+});
