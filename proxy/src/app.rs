@@ -1,7 +1,9 @@
 //! What `reekolect-proxy serve` runs: the upstream choice, the token, the embedded mock.
 
 use crate::cli::ServeArgs;
+use crate::limits::ClientIp;
 use crate::proxy::{self, ProxyConfig};
+use crate::visitor::VisitorKey;
 use crate::{mock, Secret, ServerHandle};
 use std::fmt;
 use std::io;
@@ -32,19 +34,14 @@ impl FromStr for Upstream {
         if value == "mock" {
             return Ok(Upstream::Mock);
         }
-        let url = reqwest::Url::parse(value)
-            .map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
+        let url = reqwest::Url::parse(value).map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!("{value:?} must be `mock` or an http(s) URL"));
         }
         if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(format!(
-                "{value:?} must be a base URL without credentials, query or fragment"
-            ));
+            return Err(format!("{value:?} must be a base URL without credentials, query or fragment"));
         }
-        Ok(Upstream::Url(
-            url.as_str().trim_end_matches('/').to_string(),
-        ))
+        Ok(Upstream::Url(url.as_str().trim_end_matches('/').to_string()))
     }
 }
 
@@ -62,6 +59,8 @@ impl fmt::Display for Upstream {
 pub enum StartError {
     /// A real upstream was chosen but no token was given.
     MissingToken(String),
+    /// A real upstream was chosen without `--allow-bot` (nor `--allow-any-bot`).
+    NoAllowedBots(String),
     /// An address could not be bound.
     Bind(SocketAddr, io::Error),
     /// Another I/O error while starting.
@@ -71,9 +70,14 @@ pub enum StartError {
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StartError::MissingToken(url) => write!(
+            StartError::MissingToken(url) => {
+                write!(f, "upstream {url} needs an API token: set {TOKEN_ENV} (or use --upstream mock)")
+            }
+            StartError::NoAllowedBots(url) => write!(
                 f,
-                "upstream {url} needs an API token: set {TOKEN_ENV} (or use --upstream mock)"
+                "upstream {url}: say which bots this proxy may write for with --allow-bot BOTID:CUSTOMERID \
+                 (or REEKOLECT_ALLOW_BOTS); without it the proxy would be an open relay into every \
+                 account the token can write (--allow-any-bot accepts that risk)"
             ),
             StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             StartError::Io(err) => write!(f, "{err}"),
@@ -97,11 +101,7 @@ pub struct Serving {
 impl Serving {
     /// `reekolect-proxy listening on http://ADDR (upstream: mock|URL)`.
     pub fn listening_line(&self) -> String {
-        format!(
-            "reekolect-proxy listening on {} (upstream: {})",
-            self.proxy.url(),
-            self.upstream
-        )
+        format!("reekolect-proxy listening on {} (upstream: {})", self.proxy.url(), self.upstream)
     }
 
     /// Stops the proxy, then the mock.
@@ -116,19 +116,18 @@ impl Serving {
 
 /// The token from [`TOKEN_ENV`], if set and not blank.
 pub fn token_from_env() -> Option<String> {
-    std::env::var(TOKEN_ENV)
-        .ok()
-        .filter(|token| !token.trim().is_empty())
+    std::env::var(TOKEN_ENV).ok().filter(|token| !token.trim().is_empty())
 }
 
 /// Starts what `serve` runs, with `token` (normally [`token_from_env`]):
 /// - the upstream is `args.upstream`, else `mock` without a token, else [`DEFAULT_UPSTREAM`];
-/// - a real upstream needs the token ([`StartError::MissingToken`]);
+/// - a real upstream needs the token ([`StartError::MissingToken`]) and `--allow-bot`
+///   pairs or `--allow-any-bot` ([`StartError::NoAllowedBots`]);
 /// - in mock mode the mock starts on 127.0.0.1:0 expecting `token`, or a random one,
 ///   and `/demo/leads` is enabled.
 pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, StartError> {
     let token = token.filter(|t| !t.trim().is_empty()).map(Secret::new);
-    let upstream = match (args.upstream, &token) {
+    let upstream = match (args.upstream.clone(), &token) {
         (Some(upstream), _) => upstream,
         (None, None) => Upstream::Mock,
         (None, Some(_)) => Upstream::Url(DEFAULT_UPSTREAM.to_string()),
@@ -141,24 +140,52 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         Upstream::Mock => {
             let token = token.unwrap_or_else(Secret::random);
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|err| StartError::Bind(addr, err))?;
+            let listener = TcpListener::bind(addr).await.map_err(|err| StartError::Bind(addr, err))?;
             let mock = mock::spawn(listener, token.clone()).map_err(StartError::Io)?;
             (mock.url(), token, Some(mock))
         }
     };
-    let mut config = ProxyConfig::new(base, token);
-    config.demo = mock.is_some();
-    config.www = args.www;
-    config.allow_origins = args.allow_origin;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .map_err(|err| StartError::Bind(args.listen, err))?;
+    let allow_bots = match (&upstream, args.allow_bot.is_empty(), args.allow_any_bot) {
+        (_, false, _) => Some(args.allow_bot.clone()),
+        (Upstream::Mock, true, _) => None,
+        (Upstream::Url(_), true, true) => {
+            tracing::warn!("--allow-any-bot: this proxy forwards updates for ANY bot and customer");
+            None
+        }
+        (Upstream::Url(url), true, false) => return Err(StartError::NoAllowedBots(url.clone())),
+    };
+    let config = config_from(args.clone(), base, token, mock.is_some(), allow_bots);
+    let listener = TcpListener::bind(args.listen).await.map_err(|err| StartError::Bind(args.listen, err))?;
     let proxy = proxy::spawn(listener, config).map_err(StartError::Io)?;
-    Ok(Serving {
-        proxy,
-        mock,
-        upstream,
-    })
+    Ok(Serving { proxy, mock, upstream })
+}
+
+/// The router's configuration from `serve`'s options.
+fn config_from(
+    args: ServeArgs,
+    base: String,
+    token: Secret,
+    demo: bool,
+    allow_bots: Option<Vec<reekolect_lead::BotIds>>,
+) -> ProxyConfig {
+    let client_ip = match (args.trust_forwarded_for, args.client_ip_header) {
+        (_, Some(name)) => ClientIp::Header(name),
+        (true, None) => ClientIp::ForwardedFor,
+        (false, None) => ClientIp::Peer,
+    };
+    ProxyConfig {
+        demo,
+        www: args.www,
+        allow_origins: args.allow_origin,
+        allow_bots,
+        timeout: args.upstream_timeout,
+        request_timeout: args.request_timeout,
+        max_body_bytes: args.max_body_bytes,
+        ip_limit: (args.ip_per_minute, args.ip_burst),
+        uuid_limit: (args.uuid_per_minute, args.uuid_burst),
+        client_ip,
+        visitor_key: args.visitor_secret.filter(|secret| !secret.is_empty()).map(VisitorKey::new),
+        breaker: (args.breaker_failures, args.breaker_cooldown),
+        ..ProxyConfig::new(base, token)
+    }
 }

@@ -1,18 +1,52 @@
-//! The command line: `reekolect-proxy serve …` and `reekolect-proxy mock-api …`.
+//! The command line: `reekolect-proxy serve …`, `reekolect-proxy mock-api …` and
+//! `reekolect-proxy leads …`. Every `serve` option also reads an environment variable.
 
 use crate::Upstream;
-use axum::http::HeaderValue;
-use clap::{Args, Parser, Subcommand};
+use axum::http::{HeaderName, HeaderValue};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reekolect_lead::{parse_widget_script_text, BotIds};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default body limit of `/lead`, in bytes (64 KiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default limit on a whole request (reading the body, validating, forwarding).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default limit on one upstream call.
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default sustained `/lead` requests per minute per client IP.
+pub const DEFAULT_IP_PER_MINUTE: u32 = 120;
+/// Default burst of `/lead` requests per client IP.
+pub const DEFAULT_IP_BURST: u32 = 60;
+/// Default sustained `/lead` updates per minute per visitor UUID.
+pub const DEFAULT_UUID_PER_MINUTE: u32 = 30;
+/// Default burst of `/lead` updates per visitor UUID.
+pub const DEFAULT_UUID_BURST: u32 = 10;
+/// Default consecutive upstream failures that open the circuit breaker (0: no breaker).
+pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
+/// Default time the open breaker answers 503 without calling the upstream.
+pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// `reekolect-proxy`: forwards the companion's lead updates to the Reekolect API.
 #[derive(Debug, Parser)]
 #[command(name = "reekolect-proxy", version, about, long_about = None)]
 pub struct Cli {
+    /// Log lines as text (default) or JSON objects, on stderr.
+    #[arg(long, global = true, value_enum, env = "REEKOLECT_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `request{method=PUT path=/lead request_id=…}: answered status=200 latency=1.2ms`.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The subcommands.
@@ -22,34 +56,99 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the mock Reekolect API alone. Its token is REEKOLECT_API_TOKEN, else "mock-token".
     MockApi(MockArgs),
+    /// Print every chat of a bot (all pages of GET /inbox/direct/chats) as JSON, NDJSON or CSV.
+    /// The token comes from REEKOLECT_BOT_TOKEN, else REEKOLECT_API_TOKEN.
+    Leads(LeadsArgs),
 }
 
 /// Options of `serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "REEKOLECT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// `mock` (the embedded mock API) or the API's base URL. Default: `mock` when
-    /// REEKOLECT_API_TOKEN is unset, else https://api.v7.express-chat.ai.
-    #[arg(long)]
+    /// REEKOLECT_API_TOKEN is unset, else `https://api.v7.express-chat.ai`.
+    #[arg(long, env = "REEKOLECT_UPSTREAM")]
     pub upstream: Option<Upstream>,
     /// A folder to serve as static files on the same origin (index.html for directories).
-    #[arg(long)]
+    #[arg(long, env = "REEKOLECT_WWW")]
     pub www: Option<PathBuf>,
-    /// An origin allowed by CORS, like https://shop.example (repeatable). Default: any origin.
-    #[arg(long = "allow-origin", value_parser = parse_origin)]
+    /// An origin allowed by CORS, like `https://shop.example` (repeatable; env: comma-separated).
+    /// Default: any origin, without credentials (the proxy never uses cookies).
+    #[arg(long = "allow-origin", env = "REEKOLECT_ALLOW_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
     pub allow_origin: Vec<HeaderValue>,
+    /// A `BOTID:CUSTOMERID` pair this proxy may write leads for (repeatable; env:
+    /// comma-separated). Others get a 403. Required with a real upstream, unless
+    /// --allow-any-bot; in mock mode none means any.
+    #[arg(long = "allow-bot", env = "REEKOLECT_ALLOW_BOTS", value_delimiter = ',', value_parser = parse_bot_pair)]
+    pub allow_bot: Vec<BotIds>,
+    /// Forward updates for any bot and customer: an open relay into every account your
+    /// token can write. Only for a private network.
+    #[arg(long, env = "REEKOLECT_ALLOW_ANY_BOT")]
+    pub allow_any_bot: bool,
+    /// Largest `/lead` body in bytes; larger ones get a 413.
+    #[arg(long, env = "REEKOLECT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Limit on a whole request, like `15s` (answers 408).
+    #[arg(long, env = "REEKOLECT_REQUEST_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Limit on one upstream call, like `10s` (answers 504).
+    #[arg(long, env = "REEKOLECT_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+    /// Sustained `/lead` requests per minute per client IP (0: no limit). Over it: 429.
+    #[arg(long, env = "REEKOLECT_IP_PER_MINUTE", default_value_t = DEFAULT_IP_PER_MINUTE)]
+    pub ip_per_minute: u32,
+    /// Burst of `/lead` requests per client IP.
+    #[arg(long, env = "REEKOLECT_IP_BURST", default_value_t = DEFAULT_IP_BURST)]
+    pub ip_burst: u32,
+    /// Sustained `/lead` updates per minute per visitor UUID (0: no limit). Over it: 429.
+    #[arg(long, env = "REEKOLECT_UUID_PER_MINUTE", default_value_t = DEFAULT_UUID_PER_MINUTE)]
+    pub uuid_per_minute: u32,
+    /// Burst of `/lead` updates per visitor UUID.
+    #[arg(long, env = "REEKOLECT_UUID_BURST", default_value_t = DEFAULT_UUID_BURST)]
+    pub uuid_burst: u32,
+    /// Behind one reverse proxy: the client IP is the last address of `X-Forwarded-For`.
+    /// Only set it when every request comes through that proxy.
+    #[arg(long, env = "REEKOLECT_TRUST_FORWARDED_FOR", conflicts_with = "client_ip_header")]
+    pub trust_forwarded_for: bool,
+    /// A header your edge sets to the client IP (e.g. `cf-connecting-ip`, `x-real-ip`).
+    #[arg(long, env = "REEKOLECT_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<HeaderName>,
+    /// Require a signed visitor token for updates that set name, email or phone
+    /// (see proxy/README.md). Off when unset.
+    #[arg(long, env = "REEKOLECT_VISITOR_SECRET", hide_env_values = true)]
+    pub visitor_secret: Option<String>,
+    /// Consecutive upstream failures that open the circuit breaker (0: never).
+    #[arg(long, env = "REEKOLECT_BREAKER_FAILURES", default_value_t = DEFAULT_BREAKER_FAILURES)]
+    pub breaker_failures: u32,
+    /// How long an open breaker answers 503 before trying the upstream again, like `30s`.
+    #[arg(long, env = "REEKOLECT_BREAKER_COOLDOWN", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub breaker_cooldown: Duration,
 }
 
 impl ServeArgs {
-    /// The defaults, as `serve` without options.
+    /// The defaults, as `serve` without options (and without environment).
     pub fn new() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             upstream: None,
             www: None,
             allow_origin: Vec::new(),
+            allow_bot: Vec::new(),
+            allow_any_bot: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            ip_per_minute: DEFAULT_IP_PER_MINUTE,
+            ip_burst: DEFAULT_IP_BURST,
+            uuid_per_minute: DEFAULT_UUID_PER_MINUTE,
+            uuid_burst: DEFAULT_UUID_BURST,
+            trust_forwarded_for: false,
+            client_ip_header: None,
+            visitor_secret: None,
+            breaker_failures: DEFAULT_BREAKER_FAILURES,
+            breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
         }
     }
 }
@@ -68,14 +167,66 @@ pub struct MockArgs {
     pub listen: SocketAddr,
 }
 
+/// Which chats `leads` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChatType {
+    /// Chats with a name, email or phone.
+    Lead,
+    /// The others.
+    NonLead,
+}
+
+impl ChatType {
+    /// The API's `type` query value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatType::Lead => "lead",
+            ChatType::NonLead => "non-lead",
+        }
+    }
+}
+
+/// Output formats of `leads`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One JSON array of the API's records.
+    Json,
+    /// One API record per line.
+    Ndjson,
+    /// A header line and one flattened row per chat.
+    Csv,
+}
+
+/// Options of `leads`.
+#[derive(Debug, Clone, Args)]
+pub struct LeadsArgs {
+    /// The bot's id.
+    #[arg(long)]
+    pub bot_id: String,
+    /// The customer account's id.
+    #[arg(long)]
+    pub customer_id: String,
+    /// `lead` or `non-lead`.
+    #[arg(long = "type", value_enum, default_value = "lead")]
+    pub kind: ChatType,
+    /// `json`, `ndjson` or `csv`.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: OutputFormat,
+    /// The API's base URL.
+    #[arg(long, env = "REEKOLECT_UPSTREAM", default_value = crate::DEFAULT_UPSTREAM)]
+    pub upstream: String,
+    /// Most pages read, as a bound on a misbehaving API.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_pages: u64,
+    /// Attempts per page on transient errors (5xx, connection errors, timeouts).
+    #[arg(long, default_value_t = 5)]
+    pub attempts: u32,
+}
+
 /// Accepts `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.
 pub fn parse_origin(value: &str) -> Result<HeaderValue, String> {
-    let rule =
-        || format!("{value:?} is not an origin like https://shop.example or http://localhost:3000");
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(rule)?;
+    let rule = || format!("{value:?} is not an origin like https://shop.example or http://localhost:3000");
+    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).ok_or_else(rule)?;
     if rest.is_empty()
         || rest.contains(['/', '?', '#', '@'])
         || rest.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -83,4 +234,14 @@ pub fn parse_origin(value: &str) -> Result<HeaderValue, String> {
         return Err(rule());
     }
     HeaderValue::from_str(value).map_err(|_| rule())
+}
+
+/// Accepts `BOTID:CUSTOMERID`, each id 1–64 letters, digits, `-` or `_`.
+pub fn parse_bot_pair(value: &str) -> Result<BotIds, String> {
+    let rule = || format!("{value:?} is not BOTID:CUSTOMERID (ids of letters, digits, '-' or '_')");
+    let (bot, customer) = value.trim().split_once(':').ok_or_else(rule)?;
+    if bot.contains(',') || customer.contains(',') {
+        return Err(rule());
+    }
+    parse_widget_script_text(&format!("{bot},{customer}")).map_err(|_| rule())
 }

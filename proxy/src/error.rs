@@ -1,3 +1,6 @@
+//! Errors answered as JSON.
+
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reekolect_lead::FieldError;
@@ -14,30 +17,33 @@ pub struct ApiError {
     pub message: String,
     /// The fields at fault, if any.
     pub errors: Vec<FieldError>,
+    /// Seconds for a `Retry-After` header (429, 503), if any.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error without field details.
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            errors: Vec::new(),
-        }
+        Self { status, message: message.into(), errors: Vec::new(), retry_after: None }
+    }
+
+    /// The same error answered with `Retry-After: seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// An error about one field (`status`, `field`, `rule`), its message `field: rule`.
+    pub fn field(status: StatusCode, field: &str, rule: impl Into<String>) -> Self {
+        let mut error = Self::fields(vec![FieldError::new(field, rule)]);
+        error.status = status;
+        error
     }
 
     /// A 400 listing the fields at fault; the message joins them with "; ".
     pub fn fields(errors: Vec<FieldError>) -> Self {
-        let message = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            message,
-            errors,
-        }
+        let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        Self { status: StatusCode::BAD_REQUEST, message, errors, retry_after: None }
     }
 
     /// The JSON body.
@@ -48,11 +54,7 @@ impl ApiError {
             "message": self.message,
         });
         if !self.errors.is_empty() {
-            body["errors"] = self
-                .errors
-                .iter()
-                .map(|e| json!({"field": e.field, "rule": e.rule}))
-                .collect();
+            body["errors"] = self.errors.iter().map(|e| json!({"field": e.field, "rule": e.rule})).collect();
         }
         body
     }
@@ -60,23 +62,24 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.status, &self.body())
+        let mut response = json_response(self.status, &self.body());
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 /// A response with `status` and `body` serialised as JSON.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 /// Middleware for API routes: turns any error response that is not already JSON (a
 /// 413 from the body limit, a 405, an extractor rejection) into an [`ApiError`] body.
-pub(crate) async fn json_errors(response: Response) -> Response {
+pub(crate) async fn json_errors(State(max_body): State<usize>, response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -87,15 +90,10 @@ pub(crate) async fn json_errors(response: Response) -> Response {
         return response;
     }
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => format!(
-            "body: must be at most {} bytes",
-            crate::proxy::MAX_BODY_BYTES
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => format!("body: must be at most {max_body} bytes"),
+        StatusCode::REQUEST_TIMEOUT => "request timeout: not answered in time".to_string(),
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed".to_string(),
-        _ => status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_ascii_lowercase(),
+        _ => status.canonical_reason().unwrap_or("error").to_ascii_lowercase(),
     };
     let mut replaced = ApiError::new(status, message).into_response();
     // Keep headers such as `allow` and the CORS ones from the original response.

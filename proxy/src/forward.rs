@@ -1,12 +1,15 @@
 //! The HTTP client side: calls to the upstream Reekolect API (real or mock).
 
+use crate::breaker::Breaker;
 use crate::error::{json_response, ApiError};
+use crate::metrics::Metrics;
 use crate::Secret;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Largest upstream answer read, in bytes.
 const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
@@ -20,66 +23,112 @@ pub(crate) struct UpstreamClient {
     base: String,
     token: Secret,
     timeout: Duration,
+    breaker: Arc<Breaker>,
+    metrics: Arc<Metrics>,
 }
 
 impl UpstreamClient {
-    /// A client for `base` (no trailing slash), sending `token`, giving up after `timeout`.
-    pub(crate) fn new(base: &str, token: Secret, timeout: Duration) -> Self {
+    /// A client for `base` (no trailing slash), sending `token`, giving up after `timeout`,
+    /// reporting to `breaker` and `metrics`. Connections are pooled and kept alive.
+    pub(crate) fn new(
+        base: &str,
+        token: Secret,
+        timeout: Duration,
+        breaker: Arc<Breaker>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let base = base.trim_end_matches('/').to_string();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(3)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .tcp_keepalive(Duration::from_secs(30))
+            .tcp_nodelay(true)
             .user_agent(concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION")));
         if is_loopback(&base) {
             // The embedded mock and test upstreams must not go through a system proxy.
             builder = builder.no_proxy();
         }
-        let http = builder
-            .build()
-            .expect("the HTTP client's TLS backend is built in");
-        Self {
-            http,
-            base,
-            token,
-            timeout,
-        }
+        let http = builder.build().expect("the HTTP client's TLS backend is built in");
+        Self { http, base, token, timeout, breaker, metrics }
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
-    /// body relayed (a non-JSON body wrapped as an [`ApiError`] body).
+    /// body relayed (a non-JSON body wrapped as an [`ApiError`] body). A connection error
+    /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
+    /// breaker is open the answer is a 503 without calling the upstream.
     pub(crate) async fn put_lead(&self, lead: &Lead) -> Response {
-        let sent = self
-            .http
+        if let Err(wait) = self.breaker.check() {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upstream unavailable: too many recent failures, not calling it for a while",
+            )
+            .with_retry_after(wait.as_secs().max(1))
+            .into_response();
+        }
+        let body = match serde_json::to_vec(lead) {
+            Ok(body) => axum::body::Bytes::from(body),
+            Err(err) => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+        };
+        let started = Instant::now();
+        let mut sent = self.send_put(body.clone()).await;
+        if matches!(&sent, Err(err) if err.is_connect()) {
+            sent = self.send_put(body).await;
+        }
+        let failed = sent.as_ref().map_or(true, |upstream| upstream.status().is_server_error());
+        self.metrics.upstream(started.elapsed(), failed);
+        if failed {
+            self.breaker.failure();
+        } else {
+            self.breaker.success();
+        }
+        match sent {
+            Ok(upstream) => self.relay(upstream).await,
+            Err(err) => self.failure(&err).into_response(),
+        }
+    }
+
+    async fn send_put(&self, body: axum::body::Bytes) -> reqwest::Result<reqwest::Response> {
+        self.http
             .put(format!("{}/inbox/direct/lead", self.base))
             .header("x-bp-token", self.token.expose())
-            .json(lead)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
             .send()
-            .await;
-        let upstream = match sent {
-            Ok(upstream) => upstream,
-            Err(err) => return self.failure(&err).into_response(),
-        };
-        let status =
-            StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            .await
+    }
+
+    /// The upstream's answer as ours.
+    async fn relay(&self, upstream: reqwest::Response) -> Response {
+        let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         let text = match read_capped(upstream).await {
             Ok(text) => self.scrub(text),
             Err(err) => return err.into_response(),
         };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(body) => json_response(status, &body),
+        match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+            // Valid JSON is relayed as it came (no re-serialisation).
+            Ok(_) => raw_json_response(status, text),
             Err(_) => {
                 let message = if text.trim().is_empty() {
-                    status
-                        .canonical_reason()
-                        .unwrap_or("no message")
-                        .to_string()
+                    status.canonical_reason().unwrap_or("no message").to_string()
                 } else {
                     truncate(text.trim(), MAX_RELAYED_TEXT)
                 };
-                json_response(
-                    status,
-                    &json!({"success": false, "code": status.as_u16(), "message": message}),
-                )
+                json_response(status, &json!({"success": false, "code": status.as_u16(), "message": message}))
             }
+        }
+    }
+
+    /// Whether the upstream accepts a TCP connection within `within`.
+    pub(crate) async fn reachable(&self, within: Duration) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.base).map_err(|err| err.to_string())?;
+        let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
+        let port = url.port_or_known_default().ok_or("no port")?;
+        match tokio::time::timeout(within, tokio::net::TcpStream::connect((host, port))).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(format!("upstream unreachable: {err}")),
+            Err(_) => Err(format!("upstream unreachable: no connection within {}", humantime::format_duration(within))),
         }
     }
 
@@ -95,12 +144,7 @@ impl UpstreamClient {
         let upstream = self
             .http
             .get(format!("{}/inbox/direct/chats", self.base))
-            .query(&[
-                ("botId", bot_id),
-                ("customerId", customer_id),
-                ("page", &page),
-                ("type", kind),
-            ])
+            .query(&[("botId", bot_id), ("customerId", customer_id), ("page", &page), ("type", kind)])
             .header("x-bot-token", self.token.expose())
             .send()
             .await
@@ -108,27 +152,18 @@ impl UpstreamClient {
         let status = upstream.status();
         let text = self.scrub(read_capped(upstream).await?);
         let body: Value = serde_json::from_str(&text).map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!("upstream answered {status} with a body that is not JSON"),
-            )
+            ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream answered {status} with a body that is not JSON"))
         })?;
         if !status.is_success() {
             let message = body["message"].as_str().unwrap_or("no message");
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                format!(
-                    "upstream answered {status}: {}",
-                    truncate(message, MAX_RELAYED_TEXT)
-                ),
+                format!("upstream answered {status}: {}", truncate(message, MAX_RELAYED_TEXT)),
             ));
         }
         match body.get("data") {
             Some(Value::Array(records)) => Ok(records.clone()),
-            _ => Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "upstream answer has no data list",
-            )),
+            _ => Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream answer has no data list")),
         }
     }
 
@@ -137,10 +172,7 @@ impl UpstreamClient {
         if err.is_timeout() {
             return ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
-                format!(
-                    "upstream timeout: no answer within {}",
-                    humantime::format_duration(self.timeout)
-                ),
+                format!("upstream timeout: no answer within {}", humantime::format_duration(self.timeout)),
             );
         }
         // The innermost cause says what happened ("Connection refused"); reqwest's own
@@ -150,10 +182,7 @@ impl UpstreamClient {
             cause = source;
         }
         let cause = cause.to_string();
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!("upstream unreachable: {}", self.scrub(cause)),
-        )
+        ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream unreachable: {}", self.scrub(cause)))
     }
 
     /// Removes the token from text that came back from the upstream.
@@ -183,16 +212,10 @@ async fn read_capped(mut upstream: reqwest::Response) -> Result<String, ApiError
             }
             Ok(None) => break,
             Err(err) if err.is_timeout() => {
-                return Err(ApiError::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream timeout while reading its answer",
-                ))
+                return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream timeout while reading its answer"))
             }
             Err(_) => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream closed the connection while answering",
-                ))
+                return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream closed the connection while answering"))
             }
         }
     }
@@ -209,15 +232,21 @@ fn truncate(text: &str, max: usize) -> String {
 
 /// Whether the URL's host is 127.0.0.1, ::1 or localhost.
 fn is_loopback(base: &str) -> bool {
-    reqwest::Url::parse(base)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_string))
-        .is_some_and(|host| {
-            host == "localhost"
-                || host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        })
+    reqwest::Url::parse(base).ok().and_then(|url| url.host_str().map(str::to_string)).is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// A response with `status` and `text` (already JSON) as its body.
+fn raw_json_response(status: StatusCode, text: String) -> Response {
+    let mut response = (status, text).into_response();
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+    response
 }

@@ -16,13 +16,19 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod breaker;
 pub mod cli;
 mod error;
 mod forward;
+pub mod leads;
+pub mod limits;
+pub mod metrics;
 pub mod mock;
+pub mod openapi;
 pub mod proxy;
 mod secret;
 mod server;
+pub mod visitor;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;

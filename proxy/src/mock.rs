@@ -89,11 +89,7 @@ impl Chat {
         set(&mut self.picture, lead.picture);
         set(&mut self.email, lead.email);
         set(&mut self.phone, lead.phone);
-        set(
-            &mut self.prefix,
-            lead.dial_code
-                .map(|code| code.trim_start_matches('+').to_string()),
-        );
+        set(&mut self.prefix, lead.dial_code.map(|code| code.trim_start_matches('+').to_string()));
         for note in lead.notes.unwrap_or_default() {
             self.notes.push((note.title, note.description, object_id()));
         }
@@ -103,11 +99,7 @@ impl Chat {
             }
         }
         for attribute in lead.attributes.unwrap_or_default() {
-            match self
-                .attributes
-                .iter_mut()
-                .find(|(k, _)| *k == attribute.key)
-            {
+            match self.attributes.iter_mut().find(|(k, _)| *k == attribute.key) {
                 Some((_, value)) => *value = attribute.value,
                 None => self.attributes.push((attribute.key, attribute.value)),
             }
@@ -122,9 +114,10 @@ impl Chat {
 
     /// The record as `GET /inbox/direct/chats` lists it.
     fn record(&self) -> Value {
-        let phone = self.phone.as_ref().map(
-            |number| json!({"number": number, "prefix": self.prefix.clone().unwrap_or_default()}),
-        );
+        let phone = self
+            .phone
+            .as_ref()
+            .map(|number| json!({"number": number, "prefix": self.prefix.clone().unwrap_or_default()}));
         json!({
             "_id": self.id,
             "uuid": self.uuid,
@@ -167,10 +160,7 @@ struct MockState {
 /// The mock API as an axum router with fresh, empty in-memory state, accepting `token`
 /// in `x-bp-token` and `x-bot-token`.
 pub fn router(token: Secret) -> Router {
-    let state = MockState {
-        token,
-        chats: Arc::default(),
-    };
+    let state = MockState { token, chats: Arc::default() };
     Router::new()
         .route("/inbox/direct/lead", put(put_lead))
         .route("/inbox/direct/chats", get(get_chats))
@@ -209,9 +199,7 @@ fn answer(status: StatusCode, message: &str, extra: Option<(&str, Value)>) -> Re
 }
 
 fn authorized(state: &MockState, headers: &HeaderMap, header: &str) -> bool {
-    headers
-        .get(header)
-        .is_some_and(|value| state.token.matches(value.as_bytes()))
+    headers.get(header).is_some_and(|value| state.token.matches(value.as_bytes()))
 }
 
 fn unauthorized() -> Response {
@@ -225,11 +213,7 @@ async fn put_lead(State(state): State<MockState>, headers: HeaderMap, body: Byte
     let lead = match read_lead(&body) {
         Ok(lead) => lead,
         Err(errors) => {
-            let message = errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
+            let message = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             return answer(StatusCode::BAD_REQUEST, &message, None);
         }
     };
@@ -240,10 +224,7 @@ async fn put_lead(State(state): State<MockState>, headers: HeaderMap, body: Byte
     );
     let now = now();
     let mut chats = state.chats.lock().unwrap_or_else(|e| e.into_inner());
-    chats
-        .entry(key.clone())
-        .or_insert_with(|| Chat::new(key.2, &now))
-        .merge(lead, &now);
+    chats.entry(key.clone()).or_insert_with(|| Chat::new(key.2, &now)).merge(lead, &now);
     answer(StatusCode::OK, "ok", None)
 }
 
@@ -272,38 +253,22 @@ async fn get_chats(
             .map(|(_, chat)| chat.clone())
             .collect()
     };
-    matching.sort_by(|a, b| {
-        a.created_at
-            .cmp(&b.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-    let data: Vec<Value> = matching
-        .iter()
-        .skip((page - 1).saturating_mul(PAGE_SIZE))
-        .take(PAGE_SIZE)
-        .map(Chat::record)
-        .collect();
+    matching.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+    let data: Vec<Value> =
+        matching.iter().skip((page - 1).saturating_mul(PAGE_SIZE)).take(PAGE_SIZE).map(Chat::record).collect();
     answer(StatusCode::OK, "ok", Some(("data", Value::Array(data))))
 }
 
 /// botId, customerId, page (1-based) and type from the query, or the first problem.
 fn chats_query(query: &HashMap<String, String>) -> Result<(&str, &str, usize, &str), String> {
     let required = |name: &str| {
-        query
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| format!("{name}: is required"))
+        query.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).ok_or_else(|| format!("{name}: is required"))
     };
     let bot_id = required("botId")?;
     let customer_id = required("customerId")?;
     let page = required("page")?;
     let kind = required("type")?;
-    let page = page
-        .parse::<usize>()
-        .ok()
-        .filter(|p| *p >= 1)
-        .ok_or("page: must be a positive integer")?;
+    let page = page.parse::<usize>().ok().filter(|p| *p >= 1).ok_or("page: must be a positive integer")?;
     if kind != "lead" && kind != "non-lead" {
         return Err("type: must be \"lead\" or \"non-lead\"".to_string());
     }
@@ -324,10 +289,7 @@ fn object_id() -> String {
         use rand::RngCore;
         rand::thread_rng().next_u64() & 0xff_ffff_ffff
     });
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0) as u32;
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as u32;
     let count = COUNTER.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;
     format!("{seconds:08x}{process:010x}{count:06x}")
 }

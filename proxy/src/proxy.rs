@@ -1,19 +1,25 @@
-//! The proxy's routes: `PUT /lead`, `GET /healthz`, `GET /demo/leads` (mock mode only)
-//! and, optionally, a folder of static files as the fallback.
+//! The proxy's routes: `PUT`/`POST /lead`, `GET /healthz`, `/readyz`, `/metrics`,
+//! `/openapi.json`, `GET /demo/leads` (mock mode only) and, optionally, a folder of static
+//! files as the fallback; with the layers every request goes through.
 
+use crate::breaker::Breaker;
 use crate::error::{json_errors, json_response, ApiError};
 use crate::forward::UpstreamClient;
+use crate::limits::{self, ClientIp, UuidLimiter};
+use crate::metrics::{self, Metrics};
 use crate::server::{self, ServerHandle};
+use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, Method, Request, StatusCode};
-use axum::middleware::map_response;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, put, MethodRouter};
 use axum::Router;
-use reekolect_lead::{parse_lead, validate_lead, FieldError, Lead};
+use reekolect_lead::{parse_lead, validate_lead, BotIds, FieldError, Lead};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io;
@@ -23,18 +29,26 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-/// Largest `PUT /lead` body accepted, in bytes (64 KiB); larger ones get a 413.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default largest `/lead` body accepted, in bytes (64 KiB); larger ones get a 413.
+pub const MAX_BODY_BYTES: usize = crate::cli::DEFAULT_MAX_BODY_BYTES;
 
-/// How long the proxy waits for the upstream before answering 504.
-pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time the proxy waits for the upstream before answering 504.
+pub const UPSTREAM_TIMEOUT: Duration = crate::cli::DEFAULT_UPSTREAM_TIMEOUT;
+
+/// How long `/readyz` waits for a TCP connection to the upstream.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Most pages `GET /demo/leads` reads per type, as a bound on one request's work.
 const MAX_DEMO_PAGES: usize = 500;
+
+/// The request id header, set when absent and echoed in every answer.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the proxy's router needs.
 #[derive(Debug, Clone)]
@@ -45,26 +59,51 @@ pub struct ProxyConfig {
     pub token: Secret,
     /// Upstream timeout (default [`UPSTREAM_TIMEOUT`]).
     pub timeout: Duration,
+    /// Whole-request timeout (answers 408).
+    pub request_timeout: Duration,
     /// Whether `GET /demo/leads` exists: only when the upstream is the embedded mock,
     /// since it lists every lead to anyone who asks.
     pub demo: bool,
     /// A folder served as the fallback (its `index.html` for directories).
     pub www: Option<PathBuf>,
-    /// Origins allowed by CORS; empty means any origin.
+    /// Origins allowed by CORS; empty means any origin (never with credentials).
     pub allow_origins: Vec<HeaderValue>,
+    /// The (botId, customerId) pairs the proxy writes for; `None` means any.
+    pub allow_bots: Option<Vec<BotIds>>,
+    /// Largest `/lead` body, in bytes.
+    pub max_body_bytes: usize,
+    /// Sustained `/lead` requests per minute per client IP (0: none) and burst.
+    pub ip_limit: (u32, u32),
+    /// Sustained `/lead` updates per minute per visitor UUID (0: none) and burst.
+    pub uuid_limit: (u32, u32),
+    /// Where the client IP comes from.
+    pub client_ip: ClientIp,
+    /// When set, updates touching name/email/phone need a signed visitor token.
+    pub visitor_key: Option<VisitorKey>,
+    /// Consecutive upstream failures that open the breaker (0: never), and its cool-down.
+    pub breaker: (u32, Duration),
 }
 
 impl ProxyConfig {
-    /// A configuration forwarding to `upstream` with `token`; default timeout, no demo
-    /// route, no static files, any origin.
+    /// A configuration forwarding to `upstream` with `token` and the `serve` defaults:
+    /// no demo route, no static files, any origin, any bot, no visitor secret.
     pub fn new(upstream: impl Into<String>, token: Secret) -> Self {
+        use crate::cli::*;
         Self {
             upstream: upstream.into(),
             token,
             timeout: UPSTREAM_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             demo: false,
             www: None,
             allow_origins: Vec::new(),
+            allow_bots: None,
+            max_body_bytes: MAX_BODY_BYTES,
+            ip_limit: (DEFAULT_IP_PER_MINUTE, DEFAULT_IP_BURST),
+            uuid_limit: (DEFAULT_UUID_PER_MINUTE, DEFAULT_UUID_BURST),
+            client_ip: ClientIp::Peer,
+            visitor_key: None,
+            breaker: (DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_COOLDOWN),
         }
     }
 }
@@ -72,52 +111,126 @@ impl ProxyConfig {
 #[derive(Debug)]
 struct AppState {
     upstream: UpstreamClient,
+    allow_bots: Option<Vec<BotIds>>,
+    visitor_key: Option<VisitorKey>,
+    uuids: UuidLimiter,
+    breaker: Arc<Breaker>,
+    metrics: Arc<Metrics>,
+    demo: bool,
 }
 
-/// The proxy as an axum router (CORS and one log line per request included).
+/// The paths the router serves, in order; `/demo/leads` only with `demo`. The router is
+/// built from this list, and the OpenAPI document is tested against it.
+pub fn routed_paths(demo: bool) -> Vec<&'static str> {
+    let mut paths = vec!["/lead", "/healthz", "/readyz", "/metrics", "/openapi.json"];
+    if demo {
+        paths.push("/demo/leads");
+    }
+    paths
+}
+
+/// The handlers (and route layers) of one path of [`routed_paths`].
+fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
+    match path {
+        "/lead" => {
+            let lead = put(put_lead).post(post_lead).layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+            let (per_minute, burst) = config.ip_limit;
+            match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
+                Some(layer) => lead.layer(layer),
+                None => lead,
+            }
+        }
+        "/healthz" => get(healthz),
+        "/readyz" => get(readyz),
+        "/metrics" => get(metrics_text),
+        "/openapi.json" => get(openapi),
+        "/demo/leads" => get(demo_leads),
+        other => unreachable!("no handler for {other}"),
+    }
+}
+
+/// The proxy as an axum router, with its layers (outermost first): request id, one log
+/// line per request, CORS, metrics, request timeout, JSON errors; on `/lead` also the
+/// per-IP rate limit and the body limit.
 pub fn router(config: ProxyConfig) -> Router {
+    let breaker = Arc::new(Breaker::new(config.breaker.0, config.breaker.1));
+    let metrics = Arc::new(Metrics::default());
     let state = Arc::new(AppState {
-        upstream: UpstreamClient::new(&config.upstream, config.token.clone(), config.timeout),
+        upstream: UpstreamClient::new(
+            &config.upstream,
+            config.token.clone(),
+            config.timeout,
+            breaker.clone(),
+            metrics.clone(),
+        ),
+        allow_bots: config.allow_bots.clone(),
+        visitor_key: config.visitor_key.clone(),
+        uuids: UuidLimiter::new(config.uuid_limit.0, config.uuid_limit.1),
+        breaker,
+        metrics: metrics.clone(),
+        demo: config.demo,
     });
 
-    let mut api = Router::new()
-        .route(
-            "/lead",
-            put(put_lead).layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
-        )
-        .route("/healthz", get(healthz));
-    if config.demo {
-        api = api.route("/demo/leads", get(demo_leads));
+    let mut api = Router::new();
+    for path in routed_paths(config.demo) {
+        api = api.route(path, route(path, &config));
     }
-    let mut app = api.with_state(state).layer(map_response(json_errors));
-    app = match config.www {
+    let mut app = api
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(map_response_with_state(config.max_body_bytes, json_errors));
+    app = match &config.www {
         Some(dir) => app.fallback_service(ServeDir::new(dir)),
         None => app.fallback(not_found),
     };
+    app.layer(from_fn_with_state(metrics, metrics::track))
+        .layer(cors(&config.allow_origins))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace_layer())
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
 
-    let origins = if config.allow_origins.is_empty() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(config.allow_origins)
-    };
-    let cors = CorsLayer::new()
+/// CORS for `origins` (any when empty). Credentials are never allowed, so a wildcard
+/// cannot expose a cookie-authenticated answer.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    let origins = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins.iter().cloned()) };
+    CorsLayer::new()
         .allow_methods([Method::PUT, Method::POST, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE])
+        .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(VISITOR_HEADER)])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .allow_origin(origins)
-        .max_age(Duration::from_secs(600));
+        .max_age(Duration::from_secs(600))
+}
 
-    app.layer(cors).layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|request: &Request<Body>| {
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    path = %request.uri().path(),
-                )
-            })
-            .on_request(())
-            .on_response(log_response)
-            .on_failure(()),
+/// The trace layer's type: our span and response callbacks, nothing else logged.
+type RequestTrace = TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&Request<Body>) -> Span,
+    (),
+    fn(&axum::http::Response<Body>, Duration, &Span),
+    (),
+    (),
+    (),
+>;
+
+/// One log line per request: method, path (never the query), request id, status, latency.
+fn trace_layer() -> RequestTrace {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as fn(&Request<Body>) -> Span)
+        .on_request(())
+        .on_response(log_response as fn(&axum::http::Response<Body>, Duration, &Span))
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
+
+fn request_span(request: &Request<Body>) -> Span {
+    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %id,
     )
 }
 
@@ -150,22 +263,135 @@ pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(vec![FieldError::new("body", "must be a JSON object")]);
     }
-    let lead =
-        parse_lead(&mut serde_json::Deserializer::from_slice(body)).map_err(|err| vec![err])?;
+    let lead = parse_lead(&mut serde_json::Deserializer::from_slice(body)).map_err(|err| vec![err])?;
     validate_lead(lead)
 }
 
-/// `PUT /lead`: validate, normalise, forward with the token, relay the answer.
-async fn put_lead(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    match read_lead(&body) {
+/// Where a visitor token may travel besides its header.
+#[derive(Debug, Default, Deserialize)]
+struct LeadQuery {
+    /// `?visitor=`, for `navigator.sendBeacon`, which cannot set headers.
+    visitor: Option<String>,
+}
+
+/// `PUT /lead`: validate, check, forward with the token, relay the answer.
+async fn put_lead(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<LeadQuery>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    submit(&state, &headers, query.visitor.as_deref(), &body).await
+}
+
+/// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
+/// `navigator.sendBeacon` sends) or `application/json` bodies.
+async fn post_lead(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    query: Result<Query<LeadQuery>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    if !is_text_or_json(&headers) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type: must be text/plain or application/json",
+        )
+        .into_response();
+    }
+    let query = query.map(|q| q.0).unwrap_or_default();
+    submit(&state, &headers, query.visitor.as_deref(), &body).await
+}
+
+/// Whether the content type is `text/plain` or `application/json` (any parameters).
+fn is_text_or_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/plain") || essence.eq_ignore_ascii_case("application/json")
+}
+
+/// Admits the update ([`admit`]) and forwards it.
+async fn submit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Response {
+    match admit(state, headers, query_token, body) {
         Ok(lead) => state.upstream.put_lead(&lead).await,
-        Err(errors) => ApiError::fields(errors).into_response(),
+        Err(error) => error.into_response(),
     }
 }
 
-/// `GET /healthz`.
+/// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor
+/// token when one is needed (401), the visitor's rate (429).
+fn admit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Result<Lead, ApiError> {
+    let lead = read_lead(body).map_err(ApiError::fields)?;
+    check_bot(state.allow_bots.as_deref(), &lead)?;
+    if let Some(key) = &state.visitor_key {
+        let token = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok()).or(query_token);
+        check_visitor(key, token, &lead)?;
+    }
+    state.uuids.check(lead.uuid.as_deref().unwrap_or_default())?;
+    Ok(lead)
+}
+
+/// 403 unless the lead's (botId, customerId) is allowed.
+fn check_bot(allowed: Option<&[BotIds]>, lead: &Lead) -> Result<(), ApiError> {
+    let (bot_id, customer_id) =
+        (lead.bot_id.as_deref().unwrap_or_default(), lead.customer_id.as_deref().unwrap_or_default());
+    match allowed {
+        Some(allowed) if !allowed.iter().any(|ids| ids.bot_id == bot_id && ids.customer_id == customer_id) => {
+            let rule = format!("this proxy does not write leads for botId {bot_id:?} with customerId {customer_id:?}");
+            let mut error = ApiError::fields(vec![
+                FieldError::new("botId", rule.clone()),
+                FieldError::new("customerId", rule.clone()),
+            ]);
+            error.status = StatusCode::FORBIDDEN;
+            error.message = format!("botId/customerId: {rule}");
+            Err(error)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 401 when the update sets name, email or phone without a valid visitor token.
+fn check_visitor(key: &VisitorKey, token: Option<&str>, lead: &Lead) -> Result<(), ApiError> {
+    if !visitor::touches_identity(lead) {
+        return Ok(());
+    }
+    let uuid = lead.uuid.as_deref().unwrap_or_default();
+    key.verify(token, uuid, visitor::unix_now()).map_err(|err| {
+        let mut error = ApiError::field(StatusCode::UNAUTHORIZED, "visitorToken", err.to_string());
+        error.message = format!("visitorToken: {} ({err})", err.reason());
+        error
+    })
+}
+
+/// `GET /healthz`: the process answers.
 async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"ok": true}))
+}
+
+/// `GET /readyz`: 200 when the upstream accepts a TCP connection, else 503.
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let breaker_open = state.breaker.is_open();
+    match state.upstream.reachable(READY_TIMEOUT).await {
+        Ok(()) => {
+            json_response(StatusCode::OK, &json!({"ok": true, "upstream": "reachable", "breakerOpen": breaker_open}))
+        }
+        Err(reason) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(state.breaker.is_open());
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], text)
+        .into_response()
+}
+
+/// `GET /openapi.json`: the OpenAPI 3 document of these routes.
+async fn openapi(State(state): State<Arc<AppState>>) -> Response {
+    json_response(StatusCode::OK, &crate::openapi::document(state.demo))
 }
 
 /// The fallback without a `--www` folder.
@@ -179,8 +405,7 @@ async fn demo_leads(
     State(state): State<Arc<AppState>>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) =
-        query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "query: is not valid"))?;
+    let Query(query) = query.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "query: is not valid"))?;
     let required = |name: &str| {
         query
             .get(name)
@@ -194,20 +419,12 @@ async fn demo_leads(
         "all" => &["lead", "non-lead"],
         "lead" => &["lead"],
         "non-lead" => &["non-lead"],
-        _ => {
-            return Err(ApiError::fields(vec![FieldError::new(
-                "type",
-                "must be \"lead\", \"non-lead\" or \"all\"",
-            )]))
-        }
+        _ => return Err(ApiError::fields(vec![FieldError::new("type", "must be \"lead\", \"non-lead\" or \"all\"")])),
     };
     let mut leads: Vec<Value> = Vec::new();
     for kind in kinds {
         for page in 1..=MAX_DEMO_PAGES {
-            let records = state
-                .upstream
-                .list_chats(bot_id, customer_id, page as u64, kind)
-                .await?;
+            let records = state.upstream.list_chats(bot_id, customer_id, page as u64, kind).await?;
             let full = records.len() >= crate::mock::PAGE_SIZE;
             leads.extend(records);
             if !full {
@@ -216,10 +433,7 @@ async fn demo_leads(
         }
     }
     let sort_key = |record: &Value| {
-        (
-            record["createdAt"].as_str().unwrap_or("").to_string(),
-            record["_id"].as_str().unwrap_or("").to_string(),
-        )
+        (record["createdAt"].as_str().unwrap_or("").to_string(), record["_id"].as_str().unwrap_or("").to_string())
     };
     leads.sort_by_key(sort_key);
     Ok(json_response(StatusCode::OK, &json!({"leads": leads})))

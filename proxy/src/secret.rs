@@ -1,3 +1,5 @@
+//! Tokens that never print.
+
 use std::fmt;
 
 /// A token that must never be printed: its `Debug` and `Display` show `[redacted]`.
@@ -29,11 +31,7 @@ impl Secret {
         if token.len() != candidate.len() {
             return false;
         }
-        token
-            .iter()
-            .zip(candidate)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        token.iter().zip(candidate).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
     }
 }
 

@@ -1,3 +1,5 @@
+//! Running a router on a listener, with graceful shutdown.
+
 use axum::Router;
 use std::io;
 use std::net::SocketAddr;
@@ -46,21 +48,17 @@ impl ServerHandle {
 }
 
 /// Serves any axum `router` on `listener` on a new tokio task (used for the proxy, the
-/// mock, and stand-in upstreams in tests).
+/// mock, and stand-in upstreams in tests), with the peer address as `ConnectInfo`.
 pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 // Resolves on `shutdown()` and when the handle is dropped.
                 let _ = stopped.await;
             })
             .await
     });
-    Ok(ServerHandle {
-        addr,
-        stop: Some(stop),
-        task,
-    })
+    Ok(ServerHandle { addr, stop: Some(stop), task })
 }

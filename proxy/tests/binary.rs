@@ -12,13 +12,7 @@ async fn a_real_upstream_without_token_exits_non_zero_naming_the_variable() {
     let output = tokio::time::timeout(
         Duration::from_secs(20),
         Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                "https://example.invalid",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--upstream", "https://example.invalid"])
             .env_remove("REEKOLECT_API_TOKEN")
             .stdin(Stdio::null())
             .output(),
@@ -35,12 +29,7 @@ async fn a_real_upstream_without_token_exits_non_zero_naming_the_variable() {
 /// Starts the binary with `args`, returns the child and its first stdout line.
 async fn first_line(args: &[&str], token: Option<&str>) -> (tokio::process::Child, String) {
     let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     match token {
         Some(token) => command.env("REEKOLECT_API_TOKEN", token),
         None => command.env_remove("REEKOLECT_API_TOKEN"),
@@ -48,13 +37,10 @@ async fn first_line(args: &[&str], token: Option<&str>) -> (tokio::process::Chil
     let mut child = command.spawn().expect("spawn");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(20),
-        BufReader::new(stdout).read_line(&mut line),
-    )
-    .await
-    .expect("a line within 20 s")
-    .expect("read stdout");
+    tokio::time::timeout(Duration::from_secs(20), BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("a line within 20 s")
+        .expect("read stdout");
     (child, line.trim_end().to_string())
 }
 
@@ -69,13 +55,10 @@ async fn serve_prints_the_listening_line_with_the_bound_address() {
     assert_ne!(addr.port(), 0);
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let health = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.get(format!("http://{addr}/healthz")).send(),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let health = tokio::time::timeout(Duration::from_secs(10), client.get(format!("http://{addr}/healthz")).send())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     child.kill().await.unwrap();
@@ -84,29 +67,16 @@ async fn serve_prints_the_listening_line_with_the_bound_address() {
 #[tokio::test]
 async fn one_log_line_per_request_without_token_or_body() {
     const SECRET: &str = "secret-for-log-check-81f2";
-    let (mut child, line) = first_line(
-        &["serve", "--listen", "127.0.0.1:0", "--upstream", "mock"],
-        Some(SECRET),
-    )
-    .await;
+    let (mut child, line) = first_line(&["serve", "--listen", "127.0.0.1:0", "--upstream", "mock"], Some(SECRET)).await;
     let base = line
         .strip_prefix("reekolect-proxy listening on ")
         .and_then(|rest| rest.strip_suffix(" (upstream: mock)"))
         .unwrap_or_else(|| panic!("unexpected line: {line}"))
         .to_string();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
     let body = r#"{"uuid":"7e88d192-9b20-4035-9b68-d4ac3d58a34f","botId":"b1","customerId":"c1","name":"Body Marker"}"#;
-    let response = client
-        .put(format!("{base}/lead"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.put(format!("{base}/lead")).header("content-type", "application/json").body(body).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(!response.text().await.unwrap().contains(SECRET));
 
@@ -117,10 +87,8 @@ async fn one_log_line_per_request_without_token_or_body() {
         .await
         .expect("stderr closes")
         .unwrap();
-    let request_lines: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("request{") && l.contains("path=/lead"))
-        .collect();
+    let request_lines: Vec<&str> =
+        logs.lines().filter(|l| l.contains("request{") && l.contains("path=/lead")).collect();
     assert_eq!(request_lines.len(), 1, "{logs}");
     let request_line = request_lines[0];
     for part in ["method=PUT", "status=200", "latency="] {
@@ -133,13 +101,7 @@ async fn one_log_line_per_request_without_token_or_body() {
 #[tokio::test]
 async fn serve_names_a_real_upstream_and_mock_api_prints_its_line() {
     let (mut child, line) = first_line(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--upstream",
-            "http://127.0.0.1:9/",
-        ],
+        &["serve", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:9/", "--allow-bot", "b1:c1"],
         Some("secret-xyz"),
     )
     .await;
@@ -148,9 +110,6 @@ async fn serve_names_a_real_upstream_and_mock_api_prints_its_line() {
     child.kill().await.unwrap();
 
     let (mut child, line) = first_line(&["mock-api", "--listen", "127.0.0.1:0"], None).await;
-    assert!(
-        line.starts_with("reekolect-mock-api listening on http://127.0.0.1:"),
-        "{line}"
-    );
+    assert!(line.starts_with("reekolect-mock-api listening on http://127.0.0.1:"), "{line}");
     child.kill().await.unwrap();
 }

@@ -46,15 +46,9 @@ async fn only_the_allowed_origins_are_allowed() {
         let proxy = start_proxy(config).await;
 
         let response = preflight(&proxy.url(), "https://a.example").await;
-        assert_eq!(
-            response.headers()["access-control-allow-origin"],
-            "https://a.example"
-        );
+        assert_eq!(response.headers()["access-control-allow-origin"], "https://a.example");
         let response = preflight(&proxy.url(), "https://b.example").await;
-        assert!(response
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none());
+        assert!(response.headers().get("access-control-allow-origin").is_none());
 
         // Actual (non-preflight) answers carry the header too, for the allowed origin only.
         let response = client()
@@ -63,10 +57,7 @@ async fn only_the_allowed_origins_are_allowed() {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            response.headers()["access-control-allow-origin"],
-            "https://a.example"
-        );
+        assert_eq!(response.headers()["access-control-allow-origin"], "https://a.example");
         proxy.shutdown().await.unwrap();
     })
     .await

@@ -8,37 +8,26 @@ use reekolect_proxy::{start, StartError, Upstream};
 use serde_json::{json, Value};
 
 fn args(upstream: Option<Upstream>) -> ServeArgs {
-    ServeArgs {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        upstream,
-        ..ServeArgs::new()
-    }
+    ServeArgs { listen: "127.0.0.1:0".parse().unwrap(), upstream, ..ServeArgs::new() }
+}
+
+/// `args` allowing bot b1 of customer c1, as a real upstream requires.
+fn allowing_b1(args: ServeArgs) -> ServeArgs {
+    ServeArgs { allow_bot: vec![reekolect_proxy::cli::parse_bot_pair("b1:c1").unwrap()], ..args }
 }
 
 async fn demo(base: &str, query: &str) -> (u16, Value) {
-    let response = client()
-        .get(format!("{base}/demo/leads?{query}"))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{base}/demo/leads?{query}")).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
 #[tokio::test]
 async fn demo_leads_walks_every_page_in_mock_mode() {
     bounded(async {
-        let serving = start(args(Some(Upstream::Mock)), Some(TOKEN.into()))
-            .await
-            .unwrap();
+        let serving = start(args(Some(Upstream::Mock)), Some(TOKEN.into())).await.unwrap();
         assert_eq!(serving.upstream, Upstream::Mock);
         let line = serving.listening_line();
-        assert_eq!(
-            line,
-            format!(
-                "reekolect-proxy listening on http://{} (upstream: mock)",
-                serving.proxy.addr()
-            )
-        );
+        assert_eq!(line, format!("reekolect-proxy listening on http://{} (upstream: mock)", serving.proxy.addr()));
         let base = serving.proxy.url();
         for n in 0..25 {
             let mut lead = base_lead(n);
@@ -99,13 +88,9 @@ async fn no_token_means_mock_mode_with_a_random_token() {
 async fn demo_leads_is_404_with_a_real_upstream() {
     bounded(async {
         let upstream = Upstream::Url("http://127.0.0.1:9".into());
-        let serving = start(args(Some(upstream.clone())), Some(TOKEN.into()))
-            .await
-            .unwrap();
+        let serving = start(allowing_b1(args(Some(upstream.clone()))), Some(TOKEN.into())).await.unwrap();
         assert!(serving.mock.is_none());
-        assert!(serving
-            .listening_line()
-            .ends_with("(upstream: http://127.0.0.1:9)"));
+        assert!(serving.listening_line().ends_with("(upstream: http://127.0.0.1:9)"));
         let (status, _) = demo(&serving.proxy.url(), "botId=b1&customerId=c1").await;
         assert_eq!(status, 404);
         serving.shutdown().await.unwrap();
@@ -122,11 +107,11 @@ async fn a_real_upstream_needs_the_token() {
         assert!(matches!(err, StartError::MissingToken(_)));
         assert!(err.to_string().contains("REEKOLECT_API_TOKEN"));
         // With a token and no --upstream, the real API is the default.
-        let serving = start(args(None), Some(TOKEN.into())).await.unwrap();
-        assert_eq!(
-            serving.upstream,
-            Upstream::Url(reekolect_proxy::DEFAULT_UPSTREAM.into())
-        );
+        let err = start(args(None), Some(TOKEN.into())).await.unwrap_err();
+        assert!(matches!(err, StartError::NoAllowedBots(_)), "{err}");
+        assert!(err.to_string().contains("--allow-bot"), "{err}");
+        let serving = start(allowing_b1(args(None)), Some(TOKEN.into())).await.unwrap();
+        assert_eq!(serving.upstream, Upstream::Url(reekolect_proxy::DEFAULT_UPSTREAM.into()));
         serving.shutdown().await.unwrap();
         assert!("ftp://x.example".parse::<Upstream>().is_err());
         assert!("nonsense".parse::<Upstream>().is_err());
@@ -140,36 +125,13 @@ async fn www_folder_is_served_as_the_fallback() {
         let dir = std::env::temp_dir().join(format!("reekolect-www-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("index.html"), "<h1>inbox</h1>").unwrap();
-        let serving = start(
-            ServeArgs {
-                www: Some(dir.clone()),
-                ..args(Some(Upstream::Mock))
-            },
-            None,
-        )
-        .await
-        .unwrap();
+        let serving = start(ServeArgs { www: Some(dir.clone()), ..args(Some(Upstream::Mock)) }, None).await.unwrap();
         let base = serving.proxy.url();
-        let text = client()
-            .get(format!("{base}/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = client().get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
         assert_eq!(text, "<h1>inbox</h1>");
-        let response = client()
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap();
+        let response = client().get(format!("{base}/healthz")).send().await.unwrap();
         assert_eq!(response.json::<Value>().await.unwrap(), json!({"ok": true}));
-        let missing = client()
-            .get(format!("{base}/nope.js"))
-            .send()
-            .await
-            .unwrap();
+        let missing = client().get(format!("{base}/nope.js")).send().await.unwrap();
         assert_eq!(missing.status(), 404);
         serving.shutdown().await.unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

@@ -42,10 +42,7 @@ async fn put_through_proxy_stores_and_merges_in_the_mock() {
         assert_eq!(record["isOnline"], false);
         assert_eq!(record["lastMessage"], Value::Null);
         let id = record["_id"].as_str().unwrap();
-        assert!(
-            id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{id}"
-        );
+        assert!(id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
         let created = record["createdAt"].as_str().unwrap().to_string();
         humantime::parse_rfc3339(&created).expect("createdAt is RFC 3339");
         assert!(created.ends_with('Z') && created.len() == 24, "{created}");
@@ -53,15 +50,9 @@ async fn put_through_proxy_stores_and_merges_in_the_mock() {
         assert_eq!(details["name"], "Ada Lovelace");
         assert_eq!(details["picture"], "https://img.example/p.png");
         assert_eq!(details["contact"]["email"], "ada@example.com");
-        assert_eq!(
-            details["contact"]["phone"],
-            json!({"number": "9876543210", "prefix": "91"})
-        );
+        assert_eq!(details["contact"]["phone"], json!({"number": "9876543210", "prefix": "91"}));
         assert_eq!(details["tags"], json!(["vip", "web"]));
-        assert_eq!(
-            details["attributes"],
-            json!([{"key": "ID", "value": "BP001"}, {"key": "plan", "value": "free"}])
-        );
+        assert_eq!(details["attributes"], json!([{"key": "ID", "value": "BP001"}, {"key": "plan", "value": "free"}]));
         let notes = record["profile"]["notes"].as_array().unwrap();
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0]["title"], "First");
@@ -80,18 +71,10 @@ async fn put_through_proxy_stores_and_merges_in_the_mock() {
         assert_eq!(status, 200, "{body}");
 
         let records = page(&mock.url(), 1, "lead").await;
-        assert_eq!(
-            records.len(),
-            1,
-            "same (botId, customerId, uuid) is one chat"
-        );
+        assert_eq!(records.len(), 1, "same (botId, customerId, uuid) is one chat");
         let record = &records[0];
         assert_eq!(record["_id"], id, "the chat keeps its id");
-        assert_eq!(
-            record["createdAt"],
-            created.as_str(),
-            "createdAt is set once"
-        );
+        assert_eq!(record["createdAt"], created.as_str(), "createdAt is set once");
         assert!(record["updatedAt"].as_str().unwrap() > created.as_str());
         assert_eq!(record["status"], "CLOSED");
         let details = &record["profile"]["userDetails"];
@@ -119,10 +102,7 @@ async fn put_through_proxy_stores_and_merges_in_the_mock() {
 type Captured = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// An upstream that records each `PUT /inbox/direct/lead` and answers with `answer`.
-async fn capturing_upstream(
-    status: StatusCode,
-    answer: &'static str,
-) -> (reekolect_proxy::ServerHandle, Captured) {
+async fn capturing_upstream(status: StatusCode, answer: &'static str) -> (reekolect_proxy::ServerHandle, Captured) {
     let captured: Captured = Arc::default();
     let store = captured.clone();
     let app = Router::new().route(
@@ -142,11 +122,8 @@ async fn capturing_upstream(
 #[tokio::test]
 async fn token_is_added_and_the_normalised_lead_forwarded() {
     bounded(async {
-        let (upstream, captured) = capturing_upstream(
-            StatusCode::OK,
-            r#"{"success":true,"message":"ok","code":200}"#,
-        )
-        .await;
+        let (upstream, captured) =
+            capturing_upstream(StatusCode::OK, r#"{"success":true,"message":"ok","code":200}"#).await;
         let proxy = proxy_to(&upstream.url()).await;
 
         let sent = json!({
@@ -176,10 +153,7 @@ async fn token_is_added_and_the_normalised_lead_forwarded() {
         let (headers, body) = &captured[0];
         let tokens: Vec<_> = headers.get_all("x-bp-token").iter().collect();
         assert_eq!(tokens, vec![TOKEN], "exactly the configured token");
-        assert!(headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"));
+        assert!(headers["content-type"].to_str().unwrap().starts_with("application/json"));
         let body: Value = serde_json::from_slice(body).unwrap();
         assert_eq!(
             body,
@@ -199,23 +173,17 @@ async fn token_is_added_and_the_normalised_lead_forwarded() {
 #[tokio::test]
 async fn upstream_status_and_json_are_relayed_and_text_is_wrapped() {
     bounded(async {
-        let (json_upstream, _) = capturing_upstream(
-            StatusCode::UNAUTHORIZED,
-            r#"{"success":false,"message":"Unauthorized","code":401}"#,
-        )
-        .await;
+        let (json_upstream, _) =
+            capturing_upstream(StatusCode::UNAUTHORIZED, r#"{"success":false,"message":"Unauthorized","code":401}"#)
+                .await;
         let proxy = proxy_to(&json_upstream.url()).await;
         let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
         assert_eq!(status, 401);
-        assert_eq!(
-            body,
-            json!({"success": false, "message": "Unauthorized", "code": 401})
-        );
+        assert_eq!(body, json!({"success": false, "message": "Unauthorized", "code": 401}));
         proxy.shutdown().await.unwrap();
 
         // An upstream echoing the token in plain text: wrapped, truncated, token removed.
-        let echo: &'static str =
-            Box::leak(format!("Internal error {TOKEN} {}", "x".repeat(1000)).into_boxed_str());
+        let echo: &'static str = Box::leak(format!("Internal error {TOKEN} {}", "x".repeat(1000)).into_boxed_str());
         let (text_upstream, _) = capturing_upstream(StatusCode::INTERNAL_SERVER_ERROR, echo).await;
         let proxy = proxy_to(&text_upstream.url()).await;
         let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
@@ -223,15 +191,8 @@ async fn upstream_status_and_json_are_relayed_and_text_is_wrapped() {
         assert_eq!(body["success"], false);
         assert_eq!(body["code"], 500);
         let message = body["message"].as_str().unwrap();
-        assert!(
-            message.starts_with("Internal error [redacted]"),
-            "{message}"
-        );
-        assert!(
-            message.chars().count() < 400,
-            "truncated: {}",
-            message.len()
-        );
+        assert!(message.starts_with("Internal error [redacted]"), "{message}");
+        assert!(message.chars().count() < 400, "truncated: {}", message.len());
         assert!(!body.to_string().contains(TOKEN));
 
         proxy.shutdown().await.unwrap();
@@ -275,10 +236,7 @@ async fn slow_upstream_is_a_504() {
         let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
         assert_eq!(status, 504, "{body}");
         assert_eq!(body["code"], 504);
-        assert!(body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("upstream timeout"));
+        assert!(body["message"].as_str().unwrap().starts_with("upstream timeout"));
         proxy.shutdown().await.unwrap();
         drop(upstream); // its handler is still sleeping; dropping stops it in the background
     })

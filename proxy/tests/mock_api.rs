@@ -6,12 +6,7 @@ use common::*;
 use reekolect_proxy::mock::PAGE_SIZE;
 use serde_json::{json, Value};
 
-const QUERY: [(&str, &str); 4] = [
-    ("botId", "b1"),
-    ("customerId", "c1"),
-    ("page", "1"),
-    ("type", "lead"),
-];
+const QUERY: [(&str, &str); 4] = [("botId", "b1"), ("customerId", "c1"), ("page", "1"), ("type", "lead")];
 
 /// `PUT {mock}/inbox/direct/lead` with `x-bp-token: token` (when given).
 async fn put_mock(mock: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
@@ -36,18 +31,12 @@ async fn missing_or_wrong_tokens_are_401() {
         let mock = start_mock().await;
         let url = mock.url();
         assert_eq!(chats(&url, None, &QUERY).await, (401, unauthorized()));
-        assert_eq!(
-            chats(&url, Some("wrong"), &QUERY).await,
-            (401, unauthorized())
-        );
+        assert_eq!(chats(&url, Some("wrong"), &QUERY).await, (401, unauthorized()));
         // Even a bad query is a 401 first.
         assert_eq!(chats(&url, None, &[]).await, (401, unauthorized()));
         let lead = base_lead(1);
         assert_eq!(put_mock(&url, None, &lead).await, (401, unauthorized()));
-        assert_eq!(
-            put_mock(&url, Some("wrong"), &lead).await,
-            (401, unauthorized())
-        );
+        assert_eq!(put_mock(&url, Some("wrong"), &lead).await, (401, unauthorized()));
         assert_eq!(put_mock(&url, Some(TOKEN), &lead).await.0, 200);
         mock.shutdown().await.unwrap();
     })
@@ -60,11 +49,8 @@ async fn bad_queries_and_bodies_are_400() {
         let mock = start_mock().await;
         let url = mock.url();
         let with = |name: &str, value: &'static str| {
-            let mut query: Vec<(String, String)> = QUERY
-                .iter()
-                .filter(|(k, _)| *k != name)
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
+            let mut query: Vec<(String, String)> =
+                QUERY.iter().filter(|(k, _)| *k != name).map(|(k, v)| (k.to_string(), v.to_string())).collect();
             if !value.is_empty() {
                 query.push((name.to_string(), value.to_string()));
             }
@@ -81,10 +67,7 @@ async fn bad_queries_and_bodies_are_400() {
             (with("customerId", ""), "customerId"),
         ];
         for (query, field) in cases {
-            let query: Vec<(&str, &str)> = query
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let (status, body) = chats(&url, Some(TOKEN), &query).await;
             assert_eq!(status, 400, "{query:?}: {body}");
             assert_eq!(body["success"], false);
@@ -101,10 +84,7 @@ async fn bad_queries_and_bodies_are_400() {
         assert!(body["message"].as_str().unwrap().starts_with("email: "));
         let (status, body) = put_mock(&url, Some(TOKEN), &json!({"botId": "b1"})).await;
         assert_eq!(status, 400);
-        assert!(body["message"]
-            .as_str()
-            .unwrap()
-            .contains("uuid: is required"));
+        assert!(body["message"].as_str().unwrap().contains("uuid: is required"));
         mock.shutdown().await.unwrap();
     })
     .await
@@ -136,15 +116,8 @@ async fn pages_of_twenty_in_creation_order() {
         let uuids: Vec<Value> = seen.iter().map(|r| r["uuid"].clone()).collect();
         let expected: Vec<Value> = (0..45).map(|n| json!(uuid(n))).collect();
         assert_eq!(uuids, expected, "sorted by createdAt, then _id");
-        let keys: Vec<(String, String)> = seen
-            .iter()
-            .map(|r| {
-                (
-                    r["createdAt"].as_str().unwrap().into(),
-                    r["_id"].as_str().unwrap().into(),
-                )
-            })
-            .collect();
+        let keys: Vec<(String, String)> =
+            seen.iter().map(|r| (r["createdAt"].as_str().unwrap().into(), r["_id"].as_str().unwrap().into())).collect();
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         assert!(page(&url, 1000, "lead").await.is_empty());
         mock.shutdown().await.unwrap();
@@ -157,11 +130,7 @@ async fn lead_and_non_lead_are_split_by_name_email_or_phone() {
     bounded(async {
         let mock = start_mock().await;
         let url = mock.url();
-        let leads = [
-            ("name", json!("Ada")),
-            ("email", json!("ada@example.com")),
-            ("phone", json!("5550100")),
-        ];
+        let leads = [("name", json!("Ada")), ("email", json!("ada@example.com")), ("phone", json!("5550100"))];
         for (n, (field, value)) in leads.iter().enumerate() {
             let mut lead = base_lead(n as u64);
             lead[*field] = value.clone();
@@ -173,15 +142,8 @@ async fn lead_and_non_lead_are_split_by_name_email_or_phone() {
         assert_eq!(put_mock(&url, Some(TOKEN), &anonymous).await.0, 200);
         assert_eq!(put_mock(&url, Some(TOKEN), &base_lead(11)).await.0, 200);
 
-        let lead_uuids: Vec<Value> = page(&url, 1, "lead")
-            .await
-            .iter()
-            .map(|r| r["uuid"].clone())
-            .collect();
-        assert_eq!(
-            lead_uuids,
-            vec![json!(uuid(0)), json!(uuid(1)), json!(uuid(2))]
-        );
+        let lead_uuids: Vec<Value> = page(&url, 1, "lead").await.iter().map(|r| r["uuid"].clone()).collect();
+        assert_eq!(lead_uuids, vec![json!(uuid(0)), json!(uuid(1)), json!(uuid(2))]);
         let others = page(&url, 1, "non-lead").await;
         let other_uuids: Vec<Value> = others.iter().map(|r| r["uuid"].clone()).collect();
         assert_eq!(other_uuids, vec![json!(uuid(10)), json!(uuid(11))]);

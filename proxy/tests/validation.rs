@@ -15,10 +15,7 @@ fn assert_400(status: u16, body: &Value, field: &str) -> String {
     assert_eq!(body["success"], false);
     assert_eq!(body["code"], 400);
     let errors = body["errors"].as_array().expect("errors list");
-    assert!(
-        errors.iter().any(|e| e["field"] == field),
-        "no error for {field}: {body}"
-    );
+    assert!(errors.iter().any(|e| e["field"] == field), "no error for {field}: {body}");
     let message = body["message"].as_str().unwrap().to_string();
     assert!(message.contains(&format!("{field}: ")), "{message}");
     message
@@ -90,11 +87,7 @@ async fn broken_rules_are_a_400_naming_every_field() {
             json!([{"field": "email", "rule": "must be an email address like name@example.com"}])
         );
 
-        let (status, body) = put_json(
-            &proxy.url(),
-            &json!({"botId": "b 1", "status": "DONE", "tags": [""]}),
-        )
-        .await;
+        let (status, body) = put_json(&proxy.url(), &json!({"botId": "b 1", "status": "DONE", "tags": [""]})).await;
         for field in ["uuid", "botId", "customerId", "status", "tags[0]"] {
             assert_400(status, &body, field);
         }
@@ -116,8 +109,7 @@ async fn a_body_over_64_kib_is_a_413() {
         assert!(body["message"].as_str().unwrap().contains("65536"));
 
         // Without a content-length (chunked), the limit still holds.
-        let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-            (0..70).map(|_| Ok(vec![b' '; 1024])).collect();
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..70).map(|_| Ok(vec![b' '; 1024])).collect();
         let stream = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
         let (status, body) = put_raw(&proxy.url(), stream).await;
         assert_eq!(status, 413, "{body}");

@@ -13,16 +13,12 @@ pub const TOKEN: &str = "test-token-5f3c9a";
 
 /// Runs a test body with a time bound, so a hung server fails the test instead of hanging.
 pub async fn bounded<F: Future<Output = T>, T>(body: F) -> T {
-    tokio::time::timeout(Duration::from_secs(30), body)
-        .await
-        .expect("test took longer than 30 s")
+    tokio::time::timeout(Duration::from_secs(30), body).await.expect("test took longer than 30 s")
 }
 
 /// A listener on an ephemeral 127.0.0.1 port.
 pub async fn listener() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind 127.0.0.1:0")
+    TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0")
 }
 
 /// A mock API expecting [`TOKEN`].
@@ -42,11 +38,7 @@ pub async fn proxy_to(upstream: &str) -> ServerHandle {
 
 /// An HTTP client that never uses a system proxy.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
+    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(20)).build().expect("client")
 }
 
 /// A UUID numbered `n`.
@@ -81,9 +73,7 @@ pub async fn put_json(base: &str, body: &Value) -> (u16, Value) {
 
 /// `GET {mock}/inbox/direct/chats` with `x-bot-token: token` (when given) and `query`.
 pub async fn chats(mock: &str, token: Option<&str>, query: &[(&str, &str)]) -> (u16, Value) {
-    let mut request = client()
-        .get(format!("{mock}/inbox/direct/chats"))
-        .query(query);
+    let mut request = client().get(format!("{mock}/inbox/direct/chats")).query(query);
     if let Some(token) = token {
         request = request.header("x-bot-token", token);
     }
@@ -95,17 +85,8 @@ pub async fn chats(mock: &str, token: Option<&str>, query: &[(&str, &str)]) -> (
 /// The records of page `page` of type `kind` for bot b1 / customer c1.
 pub async fn page(mock: &str, page: u32, kind: &str) -> Vec<Value> {
     let page = page.to_string();
-    let (status, body) = chats(
-        mock,
-        Some(TOKEN),
-        &[
-            ("botId", "b1"),
-            ("customerId", "c1"),
-            ("page", &page),
-            ("type", kind),
-        ],
-    )
-    .await;
+    let (status, body) =
+        chats(mock, Some(TOKEN), &[("botId", "b1"), ("customerId", "c1"), ("page", &page), ("type", kind)]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["code"], 200);

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Benchmark: reekolect-proxy (validation on) vs nginx, both forwarding PUT /lead with the
+# token header to the embedded mock API, on loopback. Everything started here is stopped
+# (by PID) on exit. Usage: bench/proxy-vs-nginx.sh   (env: DURATION=10s THREADS=2 CONNECTIONS=64)
+set -euo pipefail
+
+DURATION=${DURATION:-10s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+MOCK_PORT=${MOCK_PORT:-18090}
+PROXY_PORT=${PROXY_PORT:-18081}
+NGINX_PORT=${NGINX_PORT:-18082}
+TOKEN=bench-token-$$
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN="$ROOT/target/release/reekolect-proxy"
+
+say() { printf '%s\n' "$*" >&2; }
+
+# 1. Tools: nginx and wrk from Debian when missing.
+missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (apt)…"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# 2. Our binary, optimised.
+say "building reekolect-proxy (release)…"
+(cd "$ROOT" && cargo build --quiet --release -p reekolect-proxy)
+
+TMP=$(mktemp -d -t reekolect-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  say "nothing listens on 127.0.0.1:$1"; return 1
+}
+for port in "$MOCK_PORT" "$PROXY_PORT" "$NGINX_PORT"; do
+  port_free "$port" || { say "port $port is busy (set MOCK_PORT/PROXY_PORT/NGINX_PORT)"; exit 1; }
+done
+
+# 3. The mock upstream, shared by both.
+REEKOLECT_API_TOKEN=$TOKEN RUST_LOG=warn "$BIN" mock-api --listen "127.0.0.1:$MOCK_PORT" \
+  >"$TMP/mock.out" 2>"$TMP/mock.log" &
+PIDS+=($!)
+wait_port "$MOCK_PORT"
+
+# 4. Our proxy: validation on, allow-list on, per-visitor limit on (the Lua script varies
+#    the uuid over 65536 visitors); the per-IP limit is off since every request comes from
+#    127.0.0.1. Request logging at warn, as nginx runs with access_log off.
+REEKOLECT_API_TOKEN=$TOKEN RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PROXY_PORT" \
+  --upstream "http://127.0.0.1:$MOCK_PORT" --allow-bot benchbot:benchcustomer \
+  --ip-per-minute 0 --uuid-per-minute 600 --uuid-burst 50 \
+  >"$TMP/proxy.out" 2>"$TMP/proxy.log" &
+PIDS+=($!)
+wait_port "$PROXY_PORT"
+
+# 5. nginx, same forward: PUT /lead -> /inbox/direct/lead with x-bp-token, keepalive pool.
+mkdir -p "$TMP/nginx"
+cat >"$TMP/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  client_max_body_size 64k;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /lead {
+      limit_except PUT { deny all; }
+      proxy_pass http://mock/inbox/direct/lead;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header x-bp-token $TOKEN;
+    }
+  }
+}
+EOF
+"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" &
+PIDS+=($!)
+wait_port "$NGINX_PORT"
+
+# 6. The load: PUT /lead with a valid JSON lead, uuid varied per request.
+cat >"$TMP/put.lua" <<'EOF'
+local n = 0
+local path = os.getenv("LEAD_PATH") or "/lead"
+request = function()
+  n = n + 1
+  local body = string.format(
+    '{"uuid":"7e88d192-9b20-4035-9b68-%012x","botId":"benchbot","customerId":"benchcustomer",' ..
+    '"name":"Ada Lovelace","email":"Ada@Example.com","phone":"+44 20 7946 0958","tags":["bench"],' ..
+    '"attributes":{"plan":"pro"}}', n % 65536)
+  return wrk.format("PUT", path, {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read +
+      summary.errors.write + summary.errors.timeout))
+end
+EOF
+
+# Check both answer 200 before measuring.
+for port in "$PROXY_PORT" "$NGINX_PORT"; do
+  out=$(wrk -t1 -c1 -d1s -s "$TMP/put.lua" "http://127.0.0.1:$port" | grep '^RESULT')
+  errors=$(echo "$out" | awk '{print $6}')
+  [ "$errors" = 0 ] || { say "127.0.0.1:$port answers errors: $out"; cat "$TMP"/*.log >&2; exit 1; }
+done
+
+run() { # name port
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$TMP/put.lua" "http://127.0.0.1:$2" >/dev/null # warm-up
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/put.lua" "http://127.0.0.1:$2" \
+    | grep '^RESULT' | sed "s/^RESULT/$1/"
+}
+say "wrk: $THREADS threads, $CONNECTIONS connections, $DURATION each, on $(nproc) cores"
+direct=$(LEAD_PATH=/inbox/direct/lead wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/put.lua" \
+  -H "x-bp-token: $TOKEN" "http://127.0.0.1:$MOCK_PORT" 2>/dev/null | grep '^RESULT' || true)
+nginx=$(run nginx "$NGINX_PORT")
+ours=$(run reekolect-proxy "$PROXY_PORT")
+
+printf '%-16s %10s %9s %9s %10s %7s\n' target 'req/s' 'p50 ms' 'p99 ms' requests errors
+printf '%-16s %10s %9s %9s %10s %7s\n' $nginx
+printf '%-16s %10s %9s %9s %10s %7s\n' $ours
+ratio=$(awk -v a="$(echo "$ours" | awk '{print $2}')" -v b="$(echo "$nginx" | awk '{print $2}')" \
+  'BEGIN { printf "%.2f", a / b }')
+echo "ratio ours/nginx (req/s): $ratio"
+echo "note: the mock alone (wrk straight to it, its PUT path only) did $(echo "$direct" | awk '{print $2}') req/s"
