@@ -6,6 +6,7 @@
 
 mod context;
 mod error;
+pub mod forms;
 mod merge;
 mod model;
 pub mod outbox;
