@@ -114,6 +114,7 @@ impl Pipeline {
                 *next_id += 1;
                 store.entry_id(*next_id)
             });
+            outbox.stamp(&id, js_sys::Date::now());
             state.waiters.entry(id).or_default().extend(waiter);
         }
         this.save();
@@ -170,14 +171,13 @@ impl Pipeline {
         }
         loop {
             this.assign_identity();
-            let (entry, keepalive) = {
+            let Some(id) = this.state.borrow().outbox.due(js_sys::Date::now()).map(|e| e.id.clone()) else { break };
+            let Some(entry) = this.begin_send(&id) else { continue };
+            let keepalive = {
                 let mut state = this.state.borrow_mut();
-                let Some(entry) = state.outbox.due(js_sys::Date::now()).cloned() else { break };
-                state.outbox.start_attempt(&entry.id);
                 state.in_flight = Some(entry.id.clone());
-                (entry, state.hidden)
+                state.hidden
             };
-            this.save();
             let options = SendOptions {
                 endpoint: &this.config.lead_endpoint,
                 timeout_ms: this.config.request_timeout_ms,
@@ -196,6 +196,43 @@ impl Pipeline {
         if let Some(at) = next {
             Self::wake_at(this, at);
         }
+    }
+
+    /// Starts an attempt to send entry `id`: drops the scalars a newer send already carries
+    /// (see [`reekolect_lead::outbox::Watermarks`]), counts the attempt, and saves. `None`
+    /// when nothing is left to send: the entry is done, its callers resolved.
+    fn begin_send(&self, id: &str) -> Option<Entry> {
+        let superseded = {
+            let mut state = self.state.borrow_mut();
+            let State { outbox, store, waiters, .. } = &mut *state;
+            let entry = outbox.entries.iter_mut().find(|e| e.id == id)?;
+            let uuid = entry.lead.uuid.clone()?;
+            let mut marks = store.watermarks(&uuid);
+            let keep = marks.strip_and_record(&mut entry.lead, entry.updated);
+            store.set_watermarks(&uuid, &marks);
+            if keep {
+                None
+            } else {
+                outbox.remove(id);
+                Some(waiters.remove(id).unwrap_or_default())
+            }
+        };
+        if let Some(waiters) = superseded {
+            self.save();
+            let answer = object("success", &JsValue::TRUE);
+            let _ = js_sys::Reflect::set(&answer, &"message".into(), &"superseded by a newer update".into());
+            for (resolve, _) in waiters {
+                let _ = resolve.call1(&JsValue::NULL, &answer);
+            }
+            return None;
+        }
+        let entry = {
+            let mut state = self.state.borrow_mut();
+            state.outbox.start_attempt(id);
+            state.outbox.entries.iter().find(|e| e.id == id).cloned()
+        };
+        self.save();
+        entry
     }
 
     /// Acts on a send's reply: forget, retry later, or drop and report.
@@ -299,7 +336,7 @@ impl Pipeline {
             Box::new(move |_| {
                 me.state.borrow_mut().hidden = true;
                 Self::send_before_leaving(&me);
-                me.state.borrow().store.leave();
+                me.state.borrow_mut().store.leave();
             }),
         );
         let me = Rc::clone(this);
@@ -310,6 +347,7 @@ impl Pipeline {
                 let restored =
                     js_sys::Reflect::get(&event, &"persisted".into()).ok().and_then(|p| p.as_bool()) == Some(true);
                 me.state.borrow_mut().hidden = false;
+                me.state.borrow_mut().store.stay();
                 if restored && me.state.borrow().store.was_adopted() {
                     me.state.borrow_mut().outbox.entries.retain(|e| e.lead.uuid.is_none());
                 }
@@ -350,28 +388,33 @@ impl Pipeline {
         this.assign_identity();
         let now = js_sys::Date::now();
         let lease_until = now + f64::from(this.config.request_timeout_ms);
+        let due: Vec<String> = {
+            let state = this.state.borrow();
+            state
+                .outbox
+                .entries
+                .iter()
+                .filter(|e| e.lead.uuid.is_some() && e.not_before <= now && state.in_flight.as_deref() != Some(&e.id))
+                .map(|e| e.id.clone())
+                .collect()
+        };
+        // Newest first, so that the watermarks strip every older copy of a scalar: these
+        // requests race each other, and the newest value must win whichever lands last.
+        let mut batch: Vec<Entry> = due.iter().rev().filter_map(|id| this.begin_send(id)).collect();
+        batch.reverse();
         let mut budget = KEEPALIVE_BUDGET_BYTES;
-        let batch: Vec<Entry> = {
+        batch.retain(|entry| {
+            let size = transport::to_json(&entry.lead).map_or(usize::MAX, |body| body.len());
+            let fits = size <= budget;
+            budget = budget.saturating_sub(if fits { size } else { 0 });
+            fits
+        });
+        {
             let mut state = this.state.borrow_mut();
-            let in_flight = state.in_flight.clone();
-            let mut batch = Vec::new();
-            for entry in &state.outbox.entries {
-                if entry.lead.uuid.is_none() || entry.not_before > now || in_flight.as_ref() == Some(&entry.id) {
-                    continue;
-                }
-                let size = transport::to_json(&entry.lead).map_or(usize::MAX, |body| body.len());
-                if size > budget {
-                    break;
-                }
-                budget -= size;
-                batch.push(entry.clone());
-            }
             for entry in &batch {
-                state.outbox.start_attempt(&entry.id);
                 state.outbox.postpone(&entry.id, lease_until);
             }
-            batch
-        };
+        }
         this.save();
         for entry in batch {
             let me = Rc::clone(this);

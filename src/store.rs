@@ -13,12 +13,13 @@
 //! When storage is missing or full, the outbox carries on in memory and says so once.
 
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
-use reekolect_lead::outbox::Outbox;
+use reekolect_lead::outbox::{Outbox, Watermarks};
 use wasm_bindgen::{JsCast, JsValue};
 
 const OUTBOX_PREFIX: &str = "reekolect:outbox:";
 const ALIVE_PREFIX: &str = "reekolect:alive:";
 const HELD_KEY: &str = "reekolect:held";
+const SENT_PREFIX: &str = "reekolect:sent:";
 
 /// A heartbeat older than this (ms) means the page that wrote it is gone.
 pub const STALE_AFTER_MS: f64 = 10_000.0;
@@ -30,13 +31,15 @@ pub struct Store {
     page_id: String,
     /// Set once a write failed: from then on the outbox lives in memory only.
     degraded: bool,
+    /// Set by [`Store::leave`]: the page is going, so it no longer claims its outbox.
+    leaving: bool,
 }
 
 impl Store {
     /// A store for a new page id.
     pub fn new() -> Self {
         let page_id = (js_sys::Math::random() * 1e16).to_string().replace('.', "");
-        Self { page_id, degraded: false }
+        Self { page_id, degraded: false, leaving: false }
     }
 
     /// A new entry id, unique across pages.
@@ -77,16 +80,39 @@ impl Store {
     /// Refreshes (or, with nothing to guard, removes) this page's heartbeat.
     pub fn beat(&self, holding: bool) -> Result<(), JsValue> {
         let local = LocalStorage::raw();
-        if holding {
+        if holding && !self.leaving {
             local.set_item(&self.alive_key(), &js_sys::Date::now().to_string())
         } else {
             local.remove_item(&self.alive_key())
         }
     }
 
-    /// Says this page is going (so the next page adopts its outbox at once).
-    pub fn leave(&self) {
+    /// Says this page is going (so the next page adopts its outbox at once). Requests the
+    /// navigation aborts still settle afterwards and save; they must not claim it again.
+    pub fn leave(&mut self) {
+        self.leaving = true;
         let _ = LocalStorage::raw().remove_item(&self.alive_key());
+    }
+
+    /// The page came back from the back/forward cache: it holds its outbox again.
+    pub fn stay(&mut self) {
+        self.leaving = false;
+    }
+
+    /// What has already been sent for visitor `uuid` (see [`Watermarks`]).
+    pub fn watermarks(&self, uuid: &str) -> Watermarks {
+        let text = LocalStorage::raw().get_item(&(SENT_PREFIX.to_string() + uuid)).ok().flatten();
+        text.and_then(|t| js_sys::JSON::parse(&t).ok())
+            .and_then(|v| serde_wasm_bindgen::from_value(v).ok())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `marks` for visitor `uuid`.
+    pub fn set_watermarks(&self, uuid: &str, marks: &Watermarks) {
+        let text = serde_wasm_bindgen::to_value(marks).ok().and_then(|v| js_sys::JSON::stringify(&v).ok());
+        if let Some(text) = text.and_then(|t| t.as_string()) {
+            let _ = LocalStorage::raw().set_item(&(SENT_PREFIX.to_string() + uuid), &text);
+        }
     }
 
     /// True when another page adopted this page's outbox (after it came back from the

@@ -34,6 +34,10 @@ pub struct Entry {
     /// Not to be sent before this time (ms since the epoch).
     #[serde(default)]
     pub not_before: f64,
+    /// When a call last went into this entry (ms since the epoch): its scalar fields are
+    /// no newer than this. See [`Watermarks`].
+    #[serde(default)]
+    pub updated: f64,
 }
 
 impl Entry {
@@ -83,8 +87,15 @@ impl Outbox {
             }
         }
         let id = new_id();
-        self.entries.push(Entry { id: id.clone(), lead: update, attempts: 0, not_before: 0.0 });
+        self.entries.push(Entry { id: id.clone(), lead: update, attempts: 0, not_before: 0.0, updated: 0.0 });
         id
+    }
+
+    /// Records that a call went into entry `id` at `now` (ms since the epoch).
+    pub fn stamp(&mut self, id: &str, now: f64) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) {
+            entry.updated = entry.updated.max(now);
+        }
     }
 
     /// Gives every entry without an identity this one.
@@ -175,4 +186,67 @@ pub fn approximate_json_len(lead: &Lead) -> usize {
     let tags: usize = lead.tags.iter().flatten().map(|t| t.len() + 4).sum();
     let attributes: usize = lead.attributes.iter().flatten().map(|a| a.key.len() + a.value.len() + 26).sum();
     2 + scalar_len + notes + tags + attributes
+}
+
+/// The scalar fields, which a later value replaces (unlike tags, attributes and notes).
+const SCALARS: [&str; 7] = ["agentId", "status", "picture", "name", "email", "phone", "dialCode"];
+
+/// For one visitor: when the newest value of each scalar field that has started on its way
+/// was set. Retries, adopted outboxes and keepalive sends can make an older update arrive
+/// after a newer one; stripping, before each send, the scalars that something newer has
+/// already carried keeps "the later value wins" true whatever the arrival order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Watermarks {
+    /// `(field, time)` pairs.
+    pub fields: Vec<(String, f64)>,
+}
+
+impl Watermarks {
+    /// Removes from `lead` (set no later than `updated`) the scalars a newer send already
+    /// carries, then records the ones it keeps. Returns true when anything is left to send.
+    pub fn strip_and_record(&mut self, lead: &mut Lead, updated: f64) -> bool {
+        for field in SCALARS {
+            let slot = match field {
+                "agentId" => &mut lead.agent_id,
+                "status" => &mut lead.status,
+                "picture" => &mut lead.picture,
+                "name" => &mut lead.name,
+                "email" => &mut lead.email,
+                "phone" => &mut lead.phone,
+                _ => &mut lead.dial_code,
+            };
+            if slot.is_none() {
+                continue;
+            }
+            match self.fields.iter_mut().find(|(f, _)| f == field) {
+                Some((_, newest)) if *newest > updated => *slot = None,
+                Some((_, newest)) => *newest = updated,
+                None => self.fields.push((field.to_string(), updated)),
+            }
+        }
+        has_content(lead)
+    }
+}
+
+/// True when the update carries anything besides the visitor's identity.
+pub fn has_content(lead: &Lead) -> bool {
+    let Lead {
+        uuid: _,
+        bot_id: _,
+        customer_id: _,
+        agent_id,
+        status,
+        picture,
+        name,
+        email,
+        phone,
+        dial_code,
+        notes,
+        tags,
+        attributes,
+    } = lead;
+    [agent_id, status, picture, name, email, phone, dial_code].iter().any(|f| f.is_some())
+        || notes.as_ref().is_some_and(|n| !n.is_empty())
+        || tags.as_ref().is_some_and(|t| !t.is_empty())
+        || attributes.as_ref().is_some_and(|a| !a.is_empty())
 }

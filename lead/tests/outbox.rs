@@ -1,6 +1,6 @@
 //! Host tests for the outbox (merging within limits, order, retry state) and the retry schedule.
 
-use reekolect_lead::outbox::{fits, Identity, Outbox, MAX_ENTRY_BYTES};
+use reekolect_lead::outbox::{fits, Identity, Outbox, Watermarks, MAX_ENTRY_BYTES};
 use reekolect_lead::retry::{retry_after_seconds, Backoff, Outcome, MAX_RETRY_AFTER_MS};
 use reekolect_lead::{parse_lead, Lead};
 use serde_json::json;
@@ -157,4 +157,28 @@ fn adopted_entries_go_first() {
     mine.adopt(left);
     let order: Vec<&str> = mine.entries.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(order, ["left", "mine"]);
+}
+
+#[test]
+fn an_older_scalar_never_overwrites_a_newer_one_already_sent() {
+    let mut marks = Watermarks::default();
+    let mut newer = lead(json!({"name": "New", "status": "OPEN"}));
+    assert!(marks.strip_and_record(&mut newer, 200.0));
+    assert_eq!(newer.name.as_deref(), Some("New"));
+    // The older update arrives at the door late (a retry, an adopted outbox): its name is
+    // stale and goes; what only it carries still goes.
+    let mut older = lead(json!({"name": "Old", "email": "old@example.com", "tags": ["kept"]}));
+    assert!(marks.strip_and_record(&mut older, 100.0));
+    assert_eq!(older.name, None);
+    assert_eq!(older.email.as_deref(), Some("old@example.com"));
+    assert_eq!(older.tags.as_deref(), Some(&["kept".to_string()][..]));
+    // Nothing left but stale scalars: nothing to send.
+    let mut stale = lead(json!({"name": "Older", "status": "CLOSED"}));
+    assert!(!marks.strip_and_record(&mut stale, 50.0));
+    // A newer one still goes, and raises the mark.
+    let mut newest = lead(json!({"name": "Newest"}));
+    assert!(marks.strip_and_record(&mut newest, 300.0));
+    let mut between = lead(json!({"name": "Between"}));
+    marks.strip_and_record(&mut between, 250.0);
+    assert_eq!(between.name, None);
 }

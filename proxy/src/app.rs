@@ -65,6 +65,8 @@ pub enum StartError {
     Bind(SocketAddr, io::Error),
     /// Another I/O error while starting.
     Io(io::Error),
+    /// The mock's failure-injection options are out of bounds.
+    Chaos(String),
 }
 
 impl fmt::Display for StartError {
@@ -81,6 +83,7 @@ impl fmt::Display for StartError {
             ),
             StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             StartError::Io(err) => write!(f, "{err}"),
+            StartError::Chaos(message) => write!(f, "mock failure injection: {message}"),
         }
     }
 }
@@ -132,6 +135,7 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         (None, None) => Upstream::Mock,
         (None, Some(_)) => Upstream::Url(DEFAULT_UPSTREAM.to_string()),
     };
+    let chaos = std::sync::Arc::new(crate::chaos::Chaos::new(args.chaos.settings().map_err(StartError::Chaos)?));
     let (base, token, mock) = match &upstream {
         Upstream::Url(url) => {
             let token = token.ok_or_else(|| StartError::MissingToken(url.clone()))?;
@@ -141,7 +145,7 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
             let token = token.unwrap_or_else(Secret::random);
             let addr = SocketAddr::from(([127, 0, 0, 1], 0));
             let listener = TcpListener::bind(addr).await.map_err(|err| StartError::Bind(addr, err))?;
-            let mock = mock::spawn(listener, token.clone()).map_err(StartError::Io)?;
+            let mock = mock::spawn_with_chaos(listener, token.clone(), chaos.clone()).map_err(StartError::Io)?;
             (mock.url(), token, Some(mock))
         }
     };
@@ -154,7 +158,8 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         }
         (Upstream::Url(url), true, false) => return Err(StartError::NoAllowedBots(url.clone())),
     };
-    let config = config_from(args.clone(), base, token, mock.is_some(), allow_bots);
+    let mut config = config_from(args.clone(), base, token, mock.is_some(), allow_bots);
+    config.chaos = mock.is_some().then_some(chaos);
     let listener = TcpListener::bind(args.listen).await.map_err(|err| StartError::Bind(args.listen, err))?;
     let proxy = proxy::spawn(listener, config).map_err(StartError::Io)?;
     Ok(Serving { proxy, mock, upstream })

@@ -125,6 +125,36 @@ pub struct ServeArgs {
     /// How long an open breaker answers 503 before trying the upstream again, like `30s`.
     #[arg(long, env = "REEKOLECT_BREAKER_COOLDOWN", default_value = "30s", value_parser = humantime::parse_duration)]
     pub breaker_cooldown: Duration,
+    /// Failure injection for the embedded mock (mock mode only).
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
+}
+
+/// Failure injection for the embedded mock; also settable at run time with
+/// `PUT /demo/chaos` (mock mode only).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ChaosArgs {
+    /// Share of lead updates the mock answers 503 (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub mock_fail_rate: f64,
+    /// Share of lead updates the mock leaves unanswered for 30 s (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub mock_hang_rate: f64,
+    /// The mock delays other updates by a random 0..=N milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub mock_max_delay_ms: u64,
+}
+
+impl ChaosArgs {
+    /// The settings, checked.
+    pub fn settings(&self) -> Result<crate::chaos::ChaosSettings, String> {
+        let settings = crate::chaos::ChaosSettings {
+            fail_rate: self.mock_fail_rate,
+            hang_rate: self.mock_hang_rate,
+            max_delay_ms: self.mock_max_delay_ms,
+        };
+        settings.check().map(|()| settings)
+    }
 }
 
 impl ServeArgs {
@@ -149,6 +179,7 @@ impl ServeArgs {
             visitor_secret: None,
             breaker_failures: DEFAULT_BREAKER_FAILURES,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
+            chaos: ChaosArgs { mock_fail_rate: 0.0, mock_hang_rate: 0.0, mock_max_delay_ms: 0 },
         }
     }
 }
@@ -165,6 +196,9 @@ pub struct MockArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
+    /// Failure injection.
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 /// Which chats `leads` lists.

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod breaker;
+pub mod chaos;
 pub mod cli;
 mod error;
 mod forward;

@@ -69,7 +69,8 @@ async fn mock_api(args: MockArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
-    let server = mock::spawn(listener, token).map_err(|err| err.to_string())?;
+    let chaos = std::sync::Arc::new(reekolect_proxy::chaos::Chaos::new(args.chaos.settings()?));
+    let server = mock::spawn_with_chaos(listener, token, chaos).map_err(|err| err.to_string())?;
     println!("reekolect-mock-api listening on {}", server.url());
     stopped().await;
     server.shutdown().await.map_err(|err| err.to_string())

@@ -11,6 +11,7 @@
 //! tags are a union (first-seen order), attributes are upserted by key, notes are
 //! appended, each with a fresh `_id`.
 
+use crate::chaos::Chaos;
 use crate::proxy::read_lead;
 use crate::server::{self, ServerHandle};
 use crate::Secret;
@@ -18,6 +19,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
@@ -160,9 +162,14 @@ struct MockState {
 /// The mock API as an axum router with fresh, empty in-memory state, accepting `token`
 /// in `x-bp-token` and `x-bot-token`.
 pub fn router(token: Secret) -> Router {
+    router_with_chaos(token, Arc::default())
+}
+
+/// [`router`], with lead updates subject to `chaos` (see [`crate::chaos`]).
+pub fn router_with_chaos(token: Secret, chaos: Arc<Chaos>) -> Router {
     let state = MockState { token, chats: Arc::default() };
     Router::new()
-        .route("/inbox/direct/lead", put(put_lead))
+        .route("/inbox/direct/lead", put(put_lead).layer(from_fn_with_state(chaos, crate::chaos::inject)))
         .route("/inbox/direct/chats", get(get_chats))
         .with_state(state)
         .layer(
@@ -183,6 +190,11 @@ pub fn router(token: Secret) -> Router {
 /// Serves the mock ([`router`]) on `listener`, on a new tokio task.
 pub fn spawn(listener: TcpListener, token: Secret) -> io::Result<ServerHandle> {
     server::spawn_router(listener, router(token))
+}
+
+/// Serves the mock with `chaos` ([`router_with_chaos`]) on `listener`.
+pub fn spawn_with_chaos(listener: TcpListener, token: Secret, chaos: Arc<Chaos>) -> io::Result<ServerHandle> {
+    server::spawn_router(listener, router_with_chaos(token, chaos))
 }
 
 /// The mock's answers: `{"success":…,"message":…,"code":…}` plus extra fields.

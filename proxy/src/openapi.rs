@@ -96,6 +96,15 @@ pub fn document(demo: bool) -> Value {
                 {"name": "customerId", "in": "query", "required": true, "schema": {"type": "string"}},
                 {"name": "type", "in": "query", "required": false, "schema": {"type": "string", "enum": ["lead", "non-lead", "all"]}}],
             "responses": ok("`{\"leads\": [...]}`")}});
+        let chaos = json!({"type": "object", "additionalProperties": false, "properties": {
+            "failRate": {"type": "number", "minimum": 0, "maximum": 1},
+            "hangRate": {"type": "number", "minimum": 0, "maximum": 1},
+            "maxDelayMs": {"type": "integer", "minimum": 0, "maximum": 60000}}});
+        paths["/demo/chaos"] = json!({
+            "get": {"summary": "The embedded mock's failure injection (mock mode only)", "responses": ok("`{\"chaos\": {...}}`")},
+            "put": {"summary": "Change the embedded mock's failure injection (mock mode only)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": chaos}}},
+                "responses": {"200": {"description": "`{\"chaos\": {...}}`"}, "400": error_response("Out of bounds.")}}});
     }
     json!({
         "openapi": "3.0.3",

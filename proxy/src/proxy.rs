@@ -3,6 +3,7 @@
 //! files as the fallback; with the layers every request goes through.
 
 use crate::breaker::Breaker;
+use crate::chaos::{Chaos, ChaosSettings};
 use crate::error::{json_errors, json_response, ApiError};
 use crate::forward::UpstreamClient;
 use crate::limits::{self, ClientIp, UuidLimiter};
@@ -82,6 +83,8 @@ pub struct ProxyConfig {
     pub visitor_key: Option<VisitorKey>,
     /// Consecutive upstream failures that open the breaker (0: never), and its cool-down.
     pub breaker: (u32, Duration),
+    /// The embedded mock's failure injection, driven by `PUT /demo/chaos` (mock mode).
+    pub chaos: Option<Arc<Chaos>>,
 }
 
 impl ProxyConfig {
@@ -104,6 +107,7 @@ impl ProxyConfig {
             client_ip: ClientIp::Peer,
             visitor_key: None,
             breaker: (DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_COOLDOWN),
+            chaos: None,
         }
     }
 }
@@ -117,6 +121,7 @@ struct AppState {
     breaker: Arc<Breaker>,
     metrics: Arc<Metrics>,
     demo: bool,
+    chaos: Option<Arc<Chaos>>,
 }
 
 /// The paths the router serves, in order; `/demo/leads` only with `demo`. The router is
@@ -125,6 +130,7 @@ pub fn routed_paths(demo: bool) -> Vec<&'static str> {
     let mut paths = vec!["/lead", "/healthz", "/readyz", "/metrics", "/openapi.json"];
     if demo {
         paths.push("/demo/leads");
+        paths.push("/demo/chaos");
     }
     paths
 }
@@ -145,6 +151,7 @@ fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
         "/metrics" => get(metrics_text),
         "/openapi.json" => get(openapi),
         "/demo/leads" => get(demo_leads),
+        "/demo/chaos" => get(get_chaos).put(put_chaos),
         other => unreachable!("no handler for {other}"),
     }
 }
@@ -169,6 +176,7 @@ pub fn router(config: ProxyConfig) -> Router {
         breaker,
         metrics: metrics.clone(),
         demo: config.demo,
+        chaos: config.chaos.clone(),
     });
 
     let mut api = Router::new();
@@ -397,6 +405,31 @@ async fn openapi(State(state): State<Arc<AppState>>) -> Response {
 /// The fallback without a `--www` folder.
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not found")
+}
+
+/// `GET /demo/chaos`: the embedded mock's failure injection now.
+async fn get_chaos(State(state): State<Arc<AppState>>) -> Response {
+    match &state.chaos {
+        Some(chaos) => json_response(StatusCode::OK, &json!({"chaos": chaos.get()})),
+        None => ApiError::new(StatusCode::NOT_FOUND, "no embedded mock to inject failures into").into_response(),
+    }
+}
+
+/// `PUT /demo/chaos` with `{failRate, hangRate, maxDelayMs}`: changes it.
+async fn put_chaos(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Some(chaos) = &state.chaos else {
+        return ApiError::new(StatusCode::NOT_FOUND, "no embedded mock to inject failures into").into_response();
+    };
+    let settings = serde_json::from_slice::<ChaosSettings>(&body)
+        .map_err(|err| format!("body: {err}"))
+        .and_then(|settings| settings.check().map(|()| settings));
+    match settings {
+        Ok(settings) => {
+            chaos.set(settings);
+            json_response(StatusCode::OK, &json!({"chaos": settings}))
+        }
+        Err(message) => ApiError::new(StatusCode::BAD_REQUEST, message).into_response(),
+    }
 }
 
 /// `GET /demo/leads?botId&customerId&type=lead|non-lead|all`: every page of the

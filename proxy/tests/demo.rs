@@ -138,3 +138,39 @@ async fn www_folder_is_served_as_the_fallback() {
     })
     .await
 }
+
+/// `PUT /demo/chaos` makes the embedded mock fail lead updates, and only in mock mode.
+#[tokio::test]
+async fn demo_chaos_injects_failures_into_the_mock() {
+    let serving = reekolect_proxy::start(
+        reekolect_proxy::cli::ServeArgs {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            upstream: Some("mock".parse().unwrap()),
+            ..reekolect_proxy::cli::ServeArgs::new()
+        },
+        Some("chaos-token".into()),
+    )
+    .await
+    .unwrap();
+    let base = serving.proxy.url();
+    let client = reqwest::Client::new();
+    let lead = serde_json::json!({"uuid": "7e88d192-9b20-4035-9b68-d4ac3d58a34f", "botId": "b", "customerId": "c", "name": "Ann"});
+    let set = |body: serde_json::Value| client.put(format!("{base}/demo/chaos")).json(&body).send();
+
+    let bad = set(serde_json::json!({"failRate": 1.5})).await.unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("failRate: must be between 0 and 1"));
+
+    assert_eq!(set(serde_json::json!({"failRate": 1.0})).await.unwrap().status(), 200);
+    for _ in 0..3 {
+        let answer = client.put(format!("{base}/lead")).json(&lead).send().await.unwrap();
+        assert_eq!(answer.status(), 503);
+        assert!(answer.text().await.unwrap().contains("mock chaos"));
+    }
+    assert_eq!(set(serde_json::json!({})).await.unwrap().status(), 200);
+    let answer = client.put(format!("{base}/lead")).json(&lead).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let now: serde_json::Value = client.get(format!("{base}/demo/chaos")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["chaos"]["failRate"], 0.0);
+    serving.shutdown().await.unwrap();
+}

@@ -18,10 +18,10 @@ export const CHROMIUM_ARGS = [
  * Starts the release proxy on an ephemeral loopback port, serving www/, in mock mode with
  * a fresh random token. Resolves to { url, token, stop }.
  */
-export async function startProxy({ www = `${root}/www` } = {}) {
+export async function startProxy({ www = `${root}/www`, args = [] } = {}) {
   const token = 'e2e-secret-' + randomBytes(12).toString('hex');
   const child = spawn(`${root}/target/release/reekolect-proxy`,
-    ['serve', '--listen', '127.0.0.1:0', '--upstream', 'mock', '--www', www],
+    ['serve', '--listen', '127.0.0.1:0', '--upstream', 'mock', '--www', www, ...args],
     { env: { ...process.env, REEKOLECT_API_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
