@@ -18,6 +18,18 @@ export interface CompanionConfig {
   retryMaxMs?: number;
   /** A send with no answer after this many milliseconds is retried. Default 15000. */
   requestTimeoutMs?: number;
+  /** Capture every form of the page on submit, as `captureForms()` does. */
+  captureForms?: boolean;
+  /** Capture and send nothing until `setConsent(true)`. */
+  requireConsent?: boolean;
+}
+
+/** When forms are captured: always on submit; with `onChange`, also after edits settle. */
+export interface CaptureOptions {
+  /** Also capture after the visitor changes a field (debounced). */
+  onChange?: boolean;
+  /** Quiet time after a change before capturing, in ms. Default 1000. */
+  debounceMs?: number;
 }
 
 /** The status values the Reekolect API accepts (input is case-insensitive). */
@@ -138,6 +150,17 @@ export interface Companion {
   flush(): Promise<void>;
   /** Forgets every update not yet sent (on logout, on a shared device); their promises reject with `code: 'reset'`. */
   reset(): void;
+  /**
+   * Captures every form of the page (including forms added later) into the lead: email,
+   * name, phone by type/autocomplete/name/label, `data-reekolect-field` to say exactly, every
+   * other field as an attribute. Passwords, payment cards, CVCs, IBANs, national ids, file and
+   * hidden inputs, and anything under `data-reekolect-ignore` are never taken.
+   */
+  captureForms(options?: CaptureOptions): void;
+  /** Captures one form, given as an element or a CSS selector. Throws if it is not a form. */
+  captureForm(form: HTMLFormElement | string, options?: CaptureOptions): void;
+  /** With `requireConsent`: `true` releases what waits, `false` forgets it. */
+  setConsent(given: boolean): void;
   /** Calls `handler` on `event`. */
   on<E extends keyof CompanionEvents>(event: E, handler: (detail: CompanionEvents[E]) => void): void;
   /** Stops calling `handler` on `event`. */

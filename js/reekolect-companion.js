@@ -5,7 +5,8 @@
 (function () {
   'use strict';
   var METHODS = ['identify', 'setAttributes', 'addTags', 'addNote', 'setStatus', 'assignAgent',
-    'updateLead', 'flush', 'reset', 'on', 'off', 'context'];
+    'updateLead', 'flush', 'reset', 'on', 'off', 'context', 'captureForms', 'captureForm', 'setConsent'];
+  var FLAGS = ['captureForms', 'requireConsent'];
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script
@@ -13,7 +14,8 @@
   var config = {};
   Object.keys(script.dataset).forEach(function (key) {
     var value = script.dataset[key];
-    config[key] = /Ms$/.test(key) && /^\d+$/.test(value) ? Number(value) : value;
+    if (FLAGS.indexOf(key) >= 0) config[key] = value !== 'false'; // data-capture-forms alone means true
+    else config[key] = /Ms$/.test(key) && /^\d+$/.test(value) ? Number(value) : value;
   });
 
   function warn(error) {

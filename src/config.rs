@@ -6,7 +6,7 @@ use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
 /// The names of the options `init()` takes.
-const OPTIONS: [&str; 9] = [
+const OPTIONS: [&str; 11] = [
     "proxyUrl",
     "uuidKey",
     "botId",
@@ -16,6 +16,8 @@ const OPTIONS: [&str; 9] = [
     "retryBaseMs",
     "retryMaxMs",
     "requestTimeoutMs",
+    "captureForms",
+    "requireConsent",
 ];
 
 /// How long calls are gathered into one update, unless `batchWindowMs` says otherwise.
@@ -70,6 +72,12 @@ pub struct Config {
     /// A send with no answer after this many milliseconds counts as failed (default 15000).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_ms: u32,
+    /// Capture every form of the page on submit (see `captureForms()`).
+    #[serde(default)]
+    pub capture_forms: bool,
+    /// Capture and send nothing until `setConsent(true)`.
+    #[serde(default)]
+    pub require_consent: bool,
     /// The retry schedule, from the two options above.
     #[serde(skip)]
     pub backoff: Backoff,

@@ -9,6 +9,7 @@ mod config;
 mod context;
 mod error;
 mod events;
+mod forms;
 mod js;
 mod pipeline;
 mod store;
@@ -28,13 +29,20 @@ pub use context::VisitorContext;
 #[wasm_bindgen]
 pub struct Companion {
     pipeline: Rc<Pipeline>,
+    forms: Rc<forms::FormCapture>,
 }
 
 /// Creates a companion from `config`; throws an `Error` naming the option when it is wrong.
 #[wasm_bindgen(js_name = createCompanion)]
 pub fn create_companion(config: JsValue) -> Result<Companion, JsValue> {
     let config = Config::from_js(config).map_err(JsValue::from)?;
-    Ok(Companion { pipeline: Pipeline::start(config) })
+    let capture_all = config.capture_forms;
+    let pipeline = Pipeline::start(config);
+    let forms = forms::FormCapture::new(Rc::clone(&pipeline));
+    if capture_all {
+        forms::FormCapture::watch(&forms, None, None);
+    }
+    Ok(Companion { pipeline, forms })
 }
 
 /// `{ [key]: value }` as a JS object.
@@ -109,6 +117,50 @@ impl Companion {
         self.pipeline.reset();
     }
 
+    /// Captures every form of the page, including forms added later: on submit, and with
+    /// `{ onChange: true }` also after changes (`debounceMs`, default 1000). Secrets, card
+    /// numbers, IBANs, national ids, file and hidden inputs are never taken.
+    #[wasm_bindgen(js_name = captureForms)]
+    pub fn capture_forms(&self, options: JsValue) -> Result<(), JsValue> {
+        let debounce = capture_options(&options)?;
+        forms::FormCapture::watch(&self.forms, None, debounce);
+        Ok(())
+    }
+
+    /// Captures one form, given as an element or a CSS selector; options as `captureForms`.
+    #[wasm_bindgen(js_name = captureForm)]
+    pub fn capture_form(&self, form: JsValue, options: JsValue) -> Result<(), JsValue> {
+        let debounce = capture_options(&options)?;
+        let element = match form.as_string() {
+            Some(selector) => web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.query_selector(&selector).ok().flatten())
+                .ok_or_else(|| {
+                    CompanionError::Config("captureForm(): no element matches \"".to_string() + &selector + "\"")
+                })?,
+            None => form
+                .dyn_into::<web_sys::Element>()
+                .map_err(|_| CompanionError::Config("captureForm(): give a <form> element or a CSS selector".into()))?,
+        };
+        if element.tag_name() != "FORM" {
+            return Err(CompanionError::Config(
+                "captureForm(): the element is a <".to_string()
+                    + &element.tag_name().to_lowercase()
+                    + ">, not a <form>",
+            )
+            .into());
+        }
+        forms::FormCapture::watch(&self.forms, Some(element), debounce);
+        Ok(())
+    }
+
+    /// Records the visitor's consent, for a companion made with `requireConsent: true`:
+    /// `true` releases what waits; `false` forgets it.
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&self, given: bool) {
+        Pipeline::set_consent(&self.pipeline, given);
+    }
+
     /// Calls `handler` on `event`: "sent", "failed" or "invalid".
     pub fn on(&self, event: &str, handler: Function) -> Result<(), JsValue> {
         let event = Event::parse(event).map_err(CompanionError::Config)?;
@@ -126,4 +178,21 @@ impl Companion {
     fn single(&self, field: &str, value: &JsValue) -> Promise {
         Pipeline::add(&self.pipeline, object(field, value), None)
     }
+}
+
+/// Reads `{ onChange, debounceMs }`; the change debounce when `onChange` is set.
+fn capture_options(options: &JsValue) -> Result<Option<u32>, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(None);
+    }
+    if let Some(unknown) = js::unknown_key(options, &["onChange", "debounceMs"]) {
+        return Err(CompanionError::Config(
+            "captureForms(): unknown option `".to_string() + &unknown + "` (expected onChange, debounceMs)",
+        )
+        .into());
+    }
+    let on_change = js_sys::Reflect::get(options, &"onChange".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    let debounce = js_sys::Reflect::get(options, &"debounceMs".into()).ok().and_then(|v| v.as_f64());
+    let debounce = debounce.map_or(1000, |ms| ms.clamp(0.0, 60_000.0) as u32);
+    Ok(on_change.then_some(debounce))
 }

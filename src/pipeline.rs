@@ -40,6 +40,8 @@ struct State {
     hidden: bool,
     next_id: u64,
     heartbeat: Option<Interval>,
+    /// `setConsent(true)` was called on this page.
+    consent: bool,
 }
 
 /// See the module docs.
@@ -67,6 +69,7 @@ impl Pipeline {
                 hidden: false,
                 next_id: 0,
                 heartbeat: None,
+                consent: false,
             }),
             listeners: RefCell::default(),
         });
@@ -104,6 +107,19 @@ impl Pipeline {
                 return Promise::reject(&error);
             }
         };
+        Self::enqueue(this, update)
+    }
+
+    /// Emits `invalid` for rules a capture broke (the rest of it was kept).
+    pub fn report_invalid(&self, errors: Vec<FieldError>) {
+        if !errors.is_empty() {
+            let error = JsValue::from(CompanionError::Invalid(errors));
+            self.emit(Event::Invalid, &object("error", &error));
+        }
+    }
+
+    /// Adds a checked update to the outbox; resolves when the request carrying it is accepted.
+    pub fn enqueue(this: &Rc<Self>, update: Lead) -> Promise {
         let identity = this.identity();
         let mut waiter = None;
         let promise = Promise::new(&mut |resolve, reject| waiter = Some((resolve, reject)));
@@ -120,6 +136,22 @@ impl Pipeline {
         this.save();
         Self::wake_at(this, js_sys::Date::now() + f64::from(this.config.batch_window_ms));
         promise
+    }
+
+    /// Whether updates may be captured and sent: always, unless the config requires
+    /// consent and `setConsent(true)` has not been called on this page.
+    pub fn consented(&self) -> bool {
+        !self.config.require_consent || self.state.borrow().consent
+    }
+
+    /// Records the visitor's consent: `true` sends what waits; `false` forgets it.
+    pub fn set_consent(this: &Rc<Self>, given: bool) {
+        this.state.borrow_mut().consent = given;
+        if given {
+            Self::wake_at(this, js_sys::Date::now());
+        } else if this.config.require_consent {
+            this.reset();
+        }
     }
 
     /// Sends what is waiting now, parked retries included; resolves when that pass is over.
@@ -170,6 +202,9 @@ impl Pipeline {
             return; // the running pass picks up whatever is new
         }
         loop {
+            if !this.consented() {
+                break; // kept until consent is given (or forgotten if it is refused)
+            }
             this.assign_identity();
             let Some(id) = this.state.borrow().outbox.due(js_sys::Date::now()).map(|e| e.id.clone()) else { break };
             let Some(entry) = this.begin_send(&id) else { continue };
@@ -187,9 +222,13 @@ impl Pipeline {
             this.state.borrow_mut().in_flight = None;
             this.settle(&entry, reply);
         }
+        let consented = this.consented();
         let next = {
             let mut state = this.state.borrow_mut();
             state.sending = false;
+            if !consented {
+                return; // setConsent(true) wakes the pump
+            }
             let held = state.outbox.entries.iter().any(|e| e.lead.uuid.is_none());
             state.outbox.next_time().or(held.then(|| js_sys::Date::now() + IDENTITY_POLL_MS))
         };
@@ -385,6 +424,9 @@ impl Pipeline {
     /// neither this page's pump nor a page adopting the outbox sends it again meanwhile.
     /// What does not fit, or does not arrive, stays in the outbox for the next page.
     fn send_before_leaving(this: &Rc<Self>) {
+        if !this.consented() {
+            return;
+        }
         this.assign_identity();
         let now = js_sys::Date::now();
         let lease_until = now + f64::from(this.config.request_timeout_ms);

@@ -512,3 +512,28 @@ async fn unknown_events_and_throwing_handlers_do_not_break_anything() {
     assert_eq!(get(&error, "field"), "status");
     rk.off("invalid", thrower).unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn with_consent_required_nothing_goes_until_it_is_given() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"requireConsent":true}"#).unwrap();
+    let pending = rk.set_attributes(JSON::parse(r#"{"plan":"pro"}"#).unwrap());
+    sleep(200).await;
+    let sent_before = calls.clone().dyn_into::<js_sys::Array>().unwrap().length();
+    rk.set_consent(true);
+    let answer = settle(pending).await.unwrap();
+    let sent_after = calls.dyn_into::<js_sys::Array>().unwrap().length();
+    // Refusing consent forgets what waits.
+    let refused = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"requireConsent":true}"#).unwrap();
+    let dropped = refused.set_status("open".into());
+    refused.set_consent(false);
+    let error = settle(dropped).await.unwrap_err();
+    reset_page();
+    assert_eq!(sent_before, 0, "nothing is sent before consent");
+    assert_eq!(sent_after, 1);
+    assert_eq!(get(&answer, "success"), true);
+    assert_eq!(get(&error, "code"), "reset");
+}

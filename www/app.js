@@ -1,41 +1,38 @@
-// The demo site's own script: sends the contact form to the chat lead via the companion.
+// The demo site's own script: the companion captures both forms into the chat lead; this
+// script only tells the visitor how it went.
 import { init } from '/pkg/index.js';
 
-const form = document.getElementById('contact-form');
-const status = document.getElementById('form-status');
-const companion = init({ proxyUrl: '/' });
-companion.catch((error) => show(error.message, 'error')); // shown now, not left unhandled
+let status = null; // the status line of the form sent last
+let leftOut = [];
 
 function show(text, kind) {
+  if (!status) return;
   status.textContent = text;
-  status.className = kind;
+  status.className = `form-status ${kind}`;
 }
 
-form.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  const data = new FormData(form);
-  const fields = {
-    name: data.get('name'),
-    email: data.get('email'),
-    tags: ['contact-form'],
-    attributes: { interest: data.get('interest'), page: location.pathname },
-  };
-  if (data.get('phone')) fields.phone = data.get('phone');
-  if (data.get('message')) fields.notes = [{ title: 'Contact form question', description: data.get('message') }];
-  show('Sending…', 'pending');
-  try {
+const companion = init({ proxyUrl: '/' }).then((rk) => {
+  rk.captureForms();
+  rk.on('invalid', ({ error }) => leftOut.push(...(error.errors ?? []).map((e) => `${e.field}: ${e.rule}`)));
+  rk.on('sent', () => {
+    show(leftOut.length ? `Sent, but left out ${leftOut.join('; ')}` : 'Thanks! We have your details and will answer in the chat.', leftOut.length ? 'error' : 'ok');
+    leftOut = [];
+  });
+  rk.on('failed', ({ error }) => show(error.message, 'error'));
+  return rk;
+});
+companion.catch((error) => console.error(error.message)); // shown in the console, not left unhandled
+
+for (const form of document.querySelectorAll('#contact-form, #quote-form')) {
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault(); // a demo: stay on the page (the capture happened before this handler)
+    status = form.querySelector('.form-status');
+    show('Sending…', 'pending');
     const rk = await companion;
-    const sent = rk.updateLead(fields);
     try {
       rk.context();
     } catch {
-      // No visitor yet: the companion keeps the details and sends them once the chat opens.
-      show('Saved. Open the chat bubble (bottom right) and the plant doctor gets your details.', 'pending');
+      show('Saved. Open the chat bubble (bottom right) and we get your details.', 'pending');
     }
-    await sent;
-    show('Thanks! The plant doctor has your details and will answer in the chat.', 'ok');
-    form.reset();
-  } catch (error) {
-    show(error.message, 'error');
-  }
-});
+  });
+}

@@ -39,7 +39,7 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
   await page.selectOption('select[name=interest]', 'calathea');
   await page.fill('textarea[name=message]', 'Brown leaf edges on my calathea.');
   await page.click('button[type=submit]');
-  await page.waitForSelector('#form-status.ok', { timeout: 10_000 });
+  await page.waitForSelector('#contact-form .form-status.ok', { timeout: 10_000 });
 
   const leads = await demoLeads(proxy.url);
   const lead = leads.find((l) => l.uuid === uuid);
@@ -48,10 +48,9 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
   assert.equal(user.name, 'Ada Lovelace');
   assert.equal(user.contact.email, 'ada@example.com');
   assert.deepEqual(user.contact.phone, { number: '2079460958', prefix: '44' });
-  assert.deepEqual(user.tags, ['contact-form']);
-  assert.deepEqual(user.attributes, [{ key: 'interest', value: 'calathea' }, { key: 'page', value: '/' }]);
+  assert.deepEqual(user.attributes, [{ key: 'interest', value: 'calathea' }]);
   assert.deepEqual(lead.profile.notes.map(({ title, description }) => ({ title, description })),
-    [{ title: 'Contact form question', description: 'Brown leaf edges on my calathea.' }]);
+    [{ title: 'Your question', description: 'Brown leaf edges on my calathea.' }]);
 
   // The inbox page shows it, by itself, within a refresh or two.
   const inbox = await browser.newPage();
@@ -77,13 +76,13 @@ test('a form sent before the chat is opened waits for the visitor, then arrives'
   await page.fill('input[name=name]', 'Grace Hopper');
   await page.fill('input[name=email]', 'grace@example.com');
   await page.click('button[type=submit]');
-  await page.waitForSelector('#form-status.pending', { timeout: 10_000 });
-  assert.match(await page.innerText('#form-status'), /Open the chat bubble/);
+  await page.waitForSelector('#contact-form .form-status.pending', { timeout: 10_000 });
+  assert.match(await page.innerText('#contact-form .form-status'), /Open the chat bubble/);
   await page.waitForTimeout(800); // longer than the batch window and a UUID poll
   assert.deepEqual(puts, [], 'nothing is sent without a visitor UUID');
 
   await page.click('.rk-bubble');
-  await page.waitForSelector('#form-status.ok', { timeout: 10_000 });
+  await page.waitForSelector('#contact-form .form-status.ok', { timeout: 10_000 });
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
   const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
   assert.equal(lead?.profile.userDetails.name, 'Grace Hopper');
@@ -96,7 +95,39 @@ test('an invalid field is refused in the page, naming the field', { timeout: 30_
   await page.click('.rk-bubble');
   await page.fill('input[name=name]', 'Alan Turing');
   await page.fill('input[name=email]', 'alan at example');
-  await page.click('button[type=submit]');
-  await page.waitForSelector('#form-status.error', { timeout: 10_000 });
-  assert.match(await page.innerText('#form-status'), /email: must be an email address/);
+  await page.click('#contact-form button[type=submit]');
+  await page.waitForSelector('#contact-form .form-status.error', { timeout: 10_000 });
+  // The bad email is left out, and said so; the rest of the form still arrives.
+  assert.match(await page.innerText('#contact-form .form-status'), /left out email: must be an email address/);
+  const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
+  const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
+  assert.equal(lead?.profile.userDetails.name, 'Alan Turing');
+  assert.equal(lead?.profile.userDetails.contact.email, null);
+});
+
+test('the quote form is mapped automatically, and its password never leaves the page', { timeout: 30_000 }, async () => {
+  const page = await browser.newPage();
+  const bodies = [];
+  page.on('request', (request) => { if (['PUT', 'POST'].includes(request.method())) bodies.push(request.postData() ?? ''); });
+  await page.goto(`${proxy.url}/`);
+  await page.click('.rk-bubble');
+  await page.fill('input[name=first_name]', 'Grace');
+  await page.fill('input[name=last_name]', 'Hopper');
+  await page.fill('input[name=work_email]', 'grace@navy.example');
+  await page.fill('input[name=company]', 'US Navy');
+  await page.selectOption('select[name=plants]', '11–50');
+  await page.check('input[name=rooms][value=reception]');
+  await page.check('input[name=rooms][value="open plan"]');
+  await page.fill('input[name=password]', 'correct horse battery staple');
+  await page.click('#quote-form button[type=submit]');
+  await page.waitForSelector('#quote-form .form-status.ok', { timeout: 10_000 });
+  const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
+  const user = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid).profile.userDetails;
+  assert.equal(user.name, 'Grace Hopper');
+  assert.equal(user.contact.email, 'grace@navy.example');
+  assert.deepEqual(user.attributes, [
+    { key: 'company', value: 'US Navy' }, { key: 'plants', value: '11–50' }, { key: 'rooms', value: 'reception, open plan' },
+  ]);
+  assert.ok(bodies.length >= 1);
+  assert.ok(bodies.every((body) => !body.includes('battery staple')), 'the password was sent');
 });
