@@ -22,6 +22,16 @@ export interface CompanionConfig {
   captureForms?: boolean;
   /** Capture and send nothing until `setConsent(true)`. */
   requireConsent?: boolean;
+  /** A signed visitor token from your backend, for a proxy run with `--visitor-secret`. */
+  visitorToken?: string;
+  /**
+   * Your last look at each update before it is first sent: return it (changed or not), or
+   * null to drop it. A hook that throws, or returns an invalid update, drops it (fail closed)
+   * and emits `failed` with `code: 'hook'`. The visitor (uuid, botId, customerId) cannot be changed.
+   */
+  beforeSend?: (payload: WireLead) => Partial<WireLead> | null | undefined;
+  /** Send the visitor's first touch (utm_*, referrer, landing page) once, as attributes. */
+  attribution?: boolean;
 }
 
 /** When forms are captured: always on submit; with `onChange`, also after edits settle. */
@@ -82,7 +92,7 @@ export interface LeadAnswer {
 /** What a failed call rejects with. */
 export interface ReekolectError extends Error {
   name: 'ReekolectError';
-  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected' | 'storage' | 'reset';
+  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected' | 'storage' | 'reset' | 'hook';
   /** For `invalid`: the first field that broke a rule, and the rule. */
   field?: string;
   rule?: string;
@@ -159,6 +169,8 @@ export interface Companion {
   captureForms(options?: CaptureOptions): void;
   /** Captures one form, given as an element or a CSS selector. Throws if it is not a form. */
   captureForm(form: HTMLFormElement | string, options?: CaptureOptions): void;
+  /** Sets (or with null clears) the signed visitor token sent with updates. */
+  setVisitorToken(token: string | null): void;
   /** With `requireConsent`: `true` releases what waits, `false` forgets it. */
   setConsent(given: boolean): void;
   /** Calls `handler` on `event`. */

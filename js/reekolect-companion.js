@@ -5,8 +5,8 @@
 (function () {
   'use strict';
   var METHODS = ['identify', 'setAttributes', 'addTags', 'addNote', 'setStatus', 'assignAgent',
-    'updateLead', 'flush', 'reset', 'on', 'off', 'context', 'captureForms', 'captureForm', 'setConsent'];
-  var FLAGS = ['captureForms', 'requireConsent'];
+    'updateLead', 'flush', 'reset', 'on', 'off', 'context', 'captureForms', 'captureForm', 'setConsent', 'setVisitorToken'];
+  var FLAGS = ['captureForms', 'requireConsent', 'attribution'];
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script

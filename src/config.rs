@@ -3,10 +3,10 @@
 use crate::error::CompanionError;
 use reekolect_lead::retry::Backoff;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// The names of the options `init()` takes.
-const OPTIONS: [&str; 11] = [
+const OPTIONS: [&str; 14] = [
     "proxyUrl",
     "uuidKey",
     "botId",
@@ -18,6 +18,9 @@ const OPTIONS: [&str; 11] = [
     "requestTimeoutMs",
     "captureForms",
     "requireConsent",
+    "visitorToken",
+    "beforeSend",
+    "attribution",
 ];
 
 /// How long calls are gathered into one update, unless `batchWindowMs` says otherwise.
@@ -78,6 +81,15 @@ pub struct Config {
     /// Capture and send nothing until `setConsent(true)`.
     #[serde(default)]
     pub require_consent: bool,
+    /// A signed visitor token from the site's backend (see the proxy's `--visitor-secret`).
+    #[serde(default)]
+    pub visitor_token: Option<String>,
+    /// Send the visitor's first touch (utm_*, referrer, landing page) once, as attributes.
+    #[serde(default)]
+    pub attribution: bool,
+    /// `beforeSend(payload) => payload | null`: the site's last look at each update.
+    #[serde(skip)]
+    pub before_send: Option<js_sys::Function>,
     /// The retry schedule, from the two options above.
     #[serde(skip)]
     pub backoff: Backoff,
@@ -99,6 +111,7 @@ impl Config {
                 "init(): unknown option `".to_string() + &unknown + "` (expected one of " + &OPTIONS.join(", ") + ")",
             ));
         }
+        let value_for_hooks = value.clone();
         let mut config: Config = serde_wasm_bindgen::from_value(value).map_err(|e| {
             let message = e.to_string();
             CompanionError::Config("init(): ".to_string() + message.strip_prefix("Error: ").unwrap_or(&message))
@@ -122,6 +135,12 @@ impl Config {
         }
         if config.request_timeout_ms < 100 {
             return Err(CompanionError::Config("init(): requestTimeoutMs must be at least 100".into()));
+        }
+        let hook = js_sys::Reflect::get(&value_for_hooks, &"beforeSend".into()).unwrap_or(JsValue::UNDEFINED);
+        if !hook.is_undefined() && !hook.is_null() {
+            config.before_send = Some(hook.dyn_into().map_err(|_| {
+                CompanionError::Config("init(): beforeSend must be a function (payload) => payload | null".into())
+            })?);
         }
         config.backoff = Backoff { base_ms: f64::from(config.retry_base_ms), max_ms: f64::from(config.retry_max_ms) };
         if config.batch_window_ms > MAX_BATCH_WINDOW_MS {

@@ -18,6 +18,8 @@ pub enum CompanionError {
     Storage(String),
     /// `reset()` dropped the update before it was sent.
     Reset,
+    /// The site's `beforeSend` hook threw or returned an invalid update: dropped.
+    Hook(String),
     /// The proxy or the API answered with an error status.
     Rejected {
         /// HTTP status of the answer.
@@ -37,6 +39,7 @@ impl CompanionError {
             Self::Network(_) => "network",
             Self::Storage(_) => "storage",
             Self::Reset => "reset",
+            Self::Hook(_) => "hook",
             Self::Rejected { .. } => "rejected",
         }
     }
@@ -44,7 +47,7 @@ impl CompanionError {
     /// The human-readable message.
     pub fn message(&self) -> String {
         match self {
-            Self::Config(message) | Self::Context(message) => "Reekolect: ".to_string() + message,
+            Self::Config(message) | Self::Context(message) | Self::Hook(message) => "Reekolect: ".to_string() + message,
             Self::Invalid(errors) => {
                 "Reekolect: invalid update, nothing sent: ".to_string()
                     + &errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")

@@ -11,13 +11,8 @@ use reekolect_lead::outbox::has_content;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use web_sys::Element;
-
-thread_local! {
-    /// A rejection handler that does nothing, made once.
-    static IGNORE: Closure<dyn FnMut(JsValue)> = Closure::new(|_: JsValue| {});
-}
 
 /// Which forms are captured, and when.
 pub struct FormCapture {
@@ -124,9 +119,7 @@ impl FormCapture {
         if has_content(&update) {
             let sent = Pipeline::enqueue(&self.pipeline, update);
             // Failures reach `failed` listeners; the promise itself has no reader.
-            IGNORE.with(|ignore| {
-                let _ = sent.catch(ignore);
-            });
+            crate::js::ignore_rejection(&sent);
         }
     }
 }

@@ -54,3 +54,16 @@ pub fn describe(error: &JsValue) -> String {
         None => error.as_string().unwrap_or_else(|| "unknown error".into()),
     }
 }
+
+thread_local! {
+    /// A rejection handler that does nothing, made once.
+    static IGNORE: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)> = wasm_bindgen::closure::Closure::new(|_: JsValue| {});
+}
+
+/// Marks `promise` as handled: its outcome reaches the page through events instead, and an
+/// unhandled rejection would show as an error on the host page.
+pub fn ignore_rejection(promise: &js_sys::Promise) {
+    IGNORE.with(|ignore| {
+        let _ = promise.catch(ignore);
+    });
+}

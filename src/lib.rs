@@ -5,6 +5,7 @@
 //! are merged into one update (see [`reekolect_lead::Lead::merge`]), and the update is
 //! sent as a `PUT` to the site's proxy, which alone holds the API token.
 
+mod attribution;
 mod config;
 mod context;
 mod error;
@@ -152,6 +153,13 @@ impl Companion {
         }
         forms::FormCapture::watch(&self.forms, Some(element), debounce);
         Ok(())
+    }
+
+    /// Sets the signed visitor token the site's backend minted (see the proxy's
+    /// `--visitor-secret`); `null` clears it.
+    #[wasm_bindgen(js_name = setVisitorToken)]
+    pub fn set_visitor_token(&self, token: Option<String>) {
+        self.pipeline.set_visitor_token(token);
     }
 
     /// Records the visitor's consent, for a companion made with `requireConsent: true`:

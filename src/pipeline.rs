@@ -42,6 +42,8 @@ struct State {
     heartbeat: Option<Interval>,
     /// `setConsent(true)` was called on this page.
     consent: bool,
+    /// The signed visitor token (`visitorToken`, `setVisitorToken`).
+    visitor_token: Option<String>,
 }
 
 /// See the module docs.
@@ -70,10 +72,18 @@ impl Pipeline {
                 next_id: 0,
                 heartbeat: None,
                 consent: false,
+                visitor_token: None,
             }),
             listeners: RefCell::default(),
         });
         Self::adopt_orphans(&this);
+        this.set_visitor_token(this.config.visitor_token.clone());
+        if this.config.attribution {
+            if let Some(first_touch) = crate::attribution::first_touch() {
+                let sent = Self::enqueue(&this, first_touch);
+                crate::js::ignore_rejection(&sent);
+            }
+        }
         Self::listen_to_the_page(&this);
         let me = Rc::clone(&this);
         let beat = Interval::new(store::HEARTBEAT_MS, move || {
@@ -144,6 +154,11 @@ impl Pipeline {
         !self.config.require_consent || self.state.borrow().consent
     }
 
+    /// Sets (or, with `None`, clears) the signed visitor token sent with updates.
+    pub fn set_visitor_token(&self, token: Option<String>) {
+        self.state.borrow_mut().visitor_token = token.filter(|t| !t.is_empty());
+    }
+
     /// Records the visitor's consent: `true` sends what waits; `false` forgets it.
     pub fn set_consent(this: &Rc<Self>, given: bool) {
         this.state.borrow_mut().consent = given;
@@ -167,6 +182,7 @@ impl Pipeline {
     /// Forgets every pending update of this page and tab (for a shared device, on the
     /// site's logout): callers still waiting are rejected with `code: "reset"`.
     pub fn reset(&self) {
+        crate::attribution::forget();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.outbox = Outbox::default();
@@ -217,6 +233,7 @@ impl Pipeline {
                 endpoint: &this.config.lead_endpoint,
                 timeout_ms: this.config.request_timeout_ms,
                 keepalive,
+                visitor_token: this.state.borrow().visitor_token.clone(),
             };
             let reply = transport::send(&entry.lead, &options).await;
             this.state.borrow_mut().in_flight = None;
@@ -241,6 +258,9 @@ impl Pipeline {
     /// (see [`reekolect_lead::outbox::Watermarks`]), counts the attempt, and saves. `None`
     /// when nothing is left to send: the entry is done, its callers resolved.
     fn begin_send(&self, id: &str) -> Option<Entry> {
+        if !self.run_before_send(id) {
+            return None;
+        }
         let superseded = {
             let mut state = self.state.borrow_mut();
             let State { outbox, store, waiters, .. } = &mut *state;
@@ -272,6 +292,72 @@ impl Pipeline {
         };
         self.save();
         entry
+    }
+
+    /// Gives the site's `beforeSend` hook its look at entry `id`, once (before its first
+    /// attempt). The hook may return the payload changed (checked again by every rule; the
+    /// visitor cannot be changed), or null to drop it. A hook that throws, or returns
+    /// something invalid, drops the update: fail closed, reported as `failed`. Returns
+    /// whether the entry is still to be sent.
+    fn run_before_send(&self, id: &str) -> bool {
+        let Some(hook) = &self.config.before_send else { return true };
+        let Some(entry) = self.state.borrow().outbox.entries.iter().find(|e| e.id == id).cloned() else { return false };
+        if entry.attempts > 0 {
+            return true; // already looked at (and maybe changed) before its first attempt
+        }
+        let payload = serde_wasm_bindgen::to_value(&entry.lead).unwrap_or(JsValue::NULL);
+        let verdict = match hook.call1(&JsValue::NULL, &payload) {
+            Err(thrown) => Err(CompanionError::Hook("beforeSend threw: ".to_string() + &js::describe(&thrown))),
+            Ok(result) if result.is_null() || result.is_undefined() => Ok(None),
+            Ok(result) => {
+                let keys = ["uuid", "botId", "customerId"];
+                let own = js_sys::Object::assign(&js_sys::Object::new(), &result.unchecked_into());
+                for key in keys {
+                    let _ = js_sys::Reflect::delete_property(&own, &key.into());
+                }
+                prepare(&own, None).map(Some).map_err(|e| {
+                    CompanionError::Hook("beforeSend returned an invalid update: ".to_string() + &e.message())
+                })
+            }
+        };
+        let outcome = {
+            let mut state = self.state.borrow_mut();
+            match &verdict {
+                Ok(Some(changed)) => {
+                    if let Some(slot) = state.outbox.entries.iter_mut().find(|e| e.id == id) {
+                        let (uuid, bot_id, customer_id) =
+                            (slot.lead.uuid.take(), slot.lead.bot_id.take(), slot.lead.customer_id.take());
+                        slot.lead = Lead { uuid, bot_id, customer_id, ..changed.clone() };
+                    }
+                    None
+                }
+                _ => {
+                    state.outbox.remove(id);
+                    Some(state.waiters.remove(id).unwrap_or_default())
+                }
+            }
+        };
+        self.save();
+        let Some(waiters) = outcome else { return true };
+        let detail = object("update", &payload);
+        match verdict {
+            Ok(_) => {
+                let answer = object("success", &JsValue::TRUE);
+                let _ = js_sys::Reflect::set(&answer, &"message".into(), &"dropped by beforeSend".into());
+                for (resolve, _) in waiters {
+                    let _ = resolve.call1(&JsValue::NULL, &answer);
+                }
+            }
+            Err(error) => {
+                let error = JsValue::from(error);
+                for (_, reject) in waiters {
+                    let _ = reject.call1(&JsValue::NULL, &error);
+                }
+                let _ = js_sys::Reflect::set(&detail, &"error".into(), &error);
+                self.emit(Event::Failed, &detail);
+            }
+        }
+        false
     }
 
     /// Acts on a send's reply: forget, retry later, or drop and report.
@@ -465,6 +551,7 @@ impl Pipeline {
                     endpoint: &me.config.lead_endpoint,
                     timeout_ms: me.config.request_timeout_ms,
                     keepalive: true,
+                    visitor_token: me.state.borrow().visitor_token.clone(),
                 };
                 let reply = transport::send(&entry.lead, &options).await;
                 me.settle(&entry, reply); // reached only if the page lives on (a hidden tab)

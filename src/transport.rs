@@ -24,8 +24,12 @@ pub struct SendOptions<'a> {
     pub endpoint: &'a str,
     /// Give up waiting after this many milliseconds.
     pub timeout_ms: u32,
-    /// The page is being hidden: let the request outlive it (`keepalive`).
+    /// The page is being hidden: let the request outlive it (`keepalive`), and make it a
+    /// CORS simple request (`POST` as `text/plain`), which needs no preflight that could be
+    /// cut short by the page going away.
     pub keepalive: bool,
+    /// The signed visitor token, when the site gave one (header, or query for a POST).
+    pub visitor_token: Option<String>,
 }
 
 /// `PUT`s `lead` as JSON. Never fails: a failure is a [`Reply`] without a status.
@@ -40,16 +44,27 @@ async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsVal
     let window = web_sys::window().ok_or("no window")?;
     let body = to_json(lead)?;
     let init = RequestInit::new();
-    init.set_method("PUT");
+    let (method, content_type) =
+        if options.keepalive { ("POST", "text/plain;charset=UTF-8") } else { ("PUT", "application/json") };
+    init.set_method(method);
     init.set_body(&JsValue::from_str(&body));
     let headers = web_sys::Headers::new()?;
-    headers.set("content-type", "application/json")?;
+    headers.set("content-type", content_type)?;
+    let mut url = options.endpoint.to_string();
+    if let Some(token) = &options.visitor_token {
+        if options.keepalive {
+            // A simple request may carry no custom header: the proxy reads it from the query.
+            let separator = if url.contains('?') { '&' } else { '?' };
+            url = url + &separator.to_string() + "visitor=" + &String::from(js_sys::encode_uri_component(token));
+        } else {
+            headers.set("x-reekolect-visitor", token)?;
+        }
+    }
     init.set_headers(&headers);
     // Not in web-sys's RequestInit bindings; a plain property of the init dictionary.
     js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(options.keepalive))?;
     init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(options.timeout_ms)));
-    let response: Response =
-        JsFuture::from(window.fetch_with_str_and_init(options.endpoint, &init)).await?.dyn_into()?;
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await?.dyn_into()?;
     let status = response.status();
     let retry_after_ms = response.headers().get("retry-after").ok().flatten().and_then(|h| {
         retry_after_seconds(&h).or_else(|| {

@@ -383,7 +383,11 @@ async fn a_hidden_page_flushes_at_once_with_keepalive() {
     reset_page();
     assert_eq!(get(&answer, "success"), true);
     assert_eq!(calls.length(), 1);
-    assert_eq!(get(&calls.get(0), "keepalive"), true);
+    let call = calls.get(0);
+    assert_eq!(get(&call, "keepalive"), true);
+    // A CORS simple request: no preflight to be cut short by the page going away.
+    assert_eq!(get(&call, "method"), "POST");
+    assert_eq!(get(&call, "type"), "text/plain;charset=UTF-8");
 }
 
 #[wasm_bindgen_test]
@@ -536,4 +540,110 @@ async fn with_consent_required_nothing_goes_until_it_is_given() {
     assert_eq!(sent_after, 1);
     assert_eq!(get(&answer, "success"), true);
     assert_eq!(get(&error, "code"), "reset");
+}
+
+/// `beforeSend` as a JS function from source (tests only; the companion itself needs no eval).
+fn hook(body: &str) -> Function {
+    Function::new_with_args("payload", body)
+}
+
+fn companion_with_hook(hook: &Function) -> Companion {
+    let config = JSON::parse(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    Reflect::set(&config, &"beforeSend".into(), hook).unwrap();
+    create_companion(config).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn before_send_can_redact_drop_or_fail_closed() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let parse = |json: &str| JSON::parse(json).unwrap();
+
+    // Redact: the site removes the email and adds a tag; the visitor cannot be changed.
+    let redact = companion_with_hook(&hook(
+        "delete payload.email; payload.tags = ['redacted']; payload.uuid = '11111111-2222-4333-8444-555555555555'; return payload;",
+    ));
+    settle(redact.identify(parse(r#"{"name":"Ann","email":"ann@example.com"}"#))).await.unwrap();
+
+    // Drop: null means "do not send"; the caller's promise still settles.
+    let drop = companion_with_hook(&hook("return null;"));
+    let dropped = settle(drop.set_status("open".into())).await.unwrap();
+
+    // Fail closed: a hook that throws, or returns an invalid update, drops it and says so.
+    let thrower = companion_with_hook(&hook("throw new Error('hook bug');"));
+    let events = record_events(&thrower);
+    let thrown = settle(thrower.add_tags(parse(r#"["x"]"#))).await.unwrap_err();
+    let invalid = companion_with_hook(&hook("payload.email = 'not an email'; return payload;"));
+    let refused = settle(invalid.add_tags(parse(r#"["y"]"#))).await.unwrap_err();
+
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(calls.length(), 1, "only the redacted update is sent");
+    let body = get(&calls.get(0), "body").as_string().unwrap();
+    assert_eq!(body, format!(r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","name":"Ann","tags":["redacted"]}}"#));
+    assert_eq!(get(&dropped, "message"), "dropped by beforeSend");
+    assert_eq!(get(&thrown, "code"), "hook");
+    assert!(message(&thrown).contains("beforeSend threw: hook bug"), "{}", message(&thrown));
+    assert!(message(&refused).contains("email: must be an email address"), "{}", message(&refused));
+    let names: Vec<JsValue> = events.iter().map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0)).collect();
+    assert_eq!(names, [JsValue::from("failed")]);
+}
+
+#[wasm_bindgen_test]
+async fn a_visitor_token_goes_in_a_header_or_for_beacons_in_the_query() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let capture = Function::new_no_args(
+        "const seen = []; const inner = globalThis.fetch;
+         globalThis.fetch = (input, init) => { seen.push(new Headers(init.headers).get('x-reekolect-visitor')); return inner(input, init); };
+         return seen;",
+    );
+    let headers: js_sys::Array = capture.call0(&JsValue::NULL).unwrap().dyn_into().unwrap();
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"visitorToken":"v1.abc.123.sig"}"#).unwrap();
+    settle(rk.identify(JSON::parse(r#"{"name":"Ann"}"#).unwrap())).await.unwrap();
+    rk.set_visitor_token(Some("v1.new token".into()));
+    let pending = rk.set_status("open".into());
+    fire_window_event("pagehide");
+    settle(pending).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(headers.get(0), "v1.abc.123.sig");
+    assert_eq!(
+        get(&calls.get(1), "url").as_string().unwrap(),
+        web_sys::window().unwrap().location().origin().unwrap() + "/p/lead?visitor=v1.new%20token"
+    );
+    assert_eq!(headers.get(1), JsValue::NULL, "a beacon-style request carries no custom header");
+}
+
+#[wasm_bindgen_test]
+async fn first_touch_attribution_is_sent_once_and_never_replaced() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+    // An earlier page of this browser recorded where the visitor first came from.
+    local_storage()
+        .set_item(
+            "reekolect:first-touch",
+            r#"{"utm_source":"newsletter","landing_page":"https://shop.example/spring"}"#,
+        )
+        .unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"attribution":true}"#).unwrap();
+    settle(rk.flush()).await.unwrap();
+    sleep(50).await;
+    // Another page of the same tab session: nothing sent again.
+    let again = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"attribution":true}"#).unwrap();
+    settle(again.flush()).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(calls.length(), 1);
+    let body = get(&calls.get(0), "body").as_string().unwrap();
+    assert!(
+        body.ends_with(r#""attributes":[{"key":"utm_source","value":"newsletter"},{"key":"landing_page","value":"https://shop.example/spring"}]}"#),
+        "{body}"
+    );
 }
