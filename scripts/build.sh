@@ -8,9 +8,9 @@ bash scripts/setup.sh
 step() { printf '\033[1m[build]\033[0m %s\n' "$*" >&2; }
 
 step "companion (release wasm)"
-cargo build --quiet --release --target wasm32-unknown-unknown -p reekolect-companion
+cargo build --quiet --profile wasm-release --target wasm32-unknown-unknown -p reekolect-companion
 rm -rf dist && mkdir -p dist
-wasm-bindgen --target web --out-dir dist target/wasm32-unknown-unknown/release/reekolect_companion.wasm
+wasm-bindgen --target web --out-dir dist target/wasm32-unknown-unknown/wasm-release/reekolect_companion.wasm
 # The npm binaryen's wasm-opt: Debian's older one corrupts modules from this Rust.
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \

@@ -42,6 +42,8 @@ if bash scripts/build.sh 2>&1 | tee "$logs/build.log"; then
     --test-reporter=tap --test-reporter-destination="$logs/e2e.tap" \
     tests/e2e/*.test.mjs
   layer "end to end (Playwright, Chromium)" tap_counts "$logs/e2e.tap" "$?"
+  echo "== size budget (a benchmark figure, not a timing)"
+  if node bench/check-size.mjs; then size_status="within budget"; else size_status="OVER BUDGET"; broken=1; fi
 else
   layer "end to end (build failed)" tap_counts /dev/null 1
 fi
@@ -49,5 +51,6 @@ fi
 echo
 echo "== summary"
 printf '%s\n' "${summary[@]}"
+echo "size: ${size_status:-not measured (build failed)}"
 echo "total: ${total_passed} passed, ${total_failed} failed"
 [ "$total_failed" -eq 0 ] && [ "$broken" -eq 0 ]

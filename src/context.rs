@@ -5,14 +5,12 @@ use crate::config::Config;
 use crate::error::CompanionError;
 use gloo_storage::{SessionStorage, Storage};
 use reekolect_lead::{find_visitor_uuid, parse_bot_page_url, parse_widget_script_text, BotIds};
-use serde::Serialize;
 
 /// The id of the chat widget's `<script>` tag, whose text is `BotId,CustomerId`.
 pub const WIDGET_SCRIPT_ID: &str = "Reekolect-messenger-widget";
 
 /// Who the current visitor is, and which bot and account they talk to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisitorContext {
     /// The visitor UUID the widget stored in `sessionStorage`.
     pub uuid: String,

@@ -8,6 +8,7 @@
 mod attribution;
 mod config;
 mod context;
+mod convert;
 mod error;
 mod events;
 mod forms;
@@ -59,7 +60,12 @@ impl Companion {
     /// what is missing (for example, the visitor has not opened the chat yet).
     pub fn context(&self) -> Result<JsValue, JsValue> {
         let context = context::resolve(self.pipeline.config())?;
-        Ok(serde_wasm_bindgen::to_value(&context).map_err(|e| CompanionError::Config(e.to_string()))?)
+        let object = Object::new();
+        for (key, value) in [("uuid", &context.uuid), ("botId", &context.bot_id), ("customerId", &context.customer_id)]
+        {
+            let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), &JsValue::from_str(value));
+        }
+        Ok(object.into())
     }
 
     /// Updates the lead with any of its fields (agentId, status, picture, name, email,
@@ -146,7 +152,7 @@ impl Companion {
         if element.tag_name() != "FORM" {
             return Err(CompanionError::Config(
                 "captureForm(): the element is a <".to_string()
-                    + &element.tag_name().to_lowercase()
+                    + &element.tag_name().to_ascii_lowercase()
                     + ">, not a <form>",
             )
             .into());

@@ -12,9 +12,8 @@ use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise};
 use reekolect_lead::outbox::{Entry, Identity, Outbox};
 use reekolect_lead::retry::Outcome;
-use reekolect_lead::{parse_lead, validate_fields, FieldError, Lead, FIELDS};
+use reekolect_lead::{validate_fields, FieldError, Lead, FIELDS};
 use std::cell::{RefCell, RefMut};
-use std::collections::HashMap;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -30,7 +29,7 @@ struct State {
     outbox: Outbox,
     store: Store,
     /// `(resolve, reject)` of the callers waiting on each entry.
-    waiters: HashMap<String, Vec<(Function, Function)>>,
+    waiters: Waiters,
     /// The next run of the pump, and when it is due.
     wake: Option<(Timeout, f64)>,
     sending: bool,
@@ -64,7 +63,7 @@ impl Pipeline {
             state: RefCell::new(State {
                 outbox,
                 store,
-                waiters: HashMap::new(),
+                waiters: Waiters::default(),
                 wake: None,
                 sending: false,
                 in_flight: None,
@@ -141,7 +140,7 @@ impl Pipeline {
                 store.entry_id(*next_id)
             });
             outbox.stamp(&id, js_sys::Date::now());
-            state.waiters.entry(id).or_default().extend(waiter);
+            state.waiters.add(id, waiter);
         }
         this.save();
         Self::wake_at(this, js_sys::Date::now() + f64::from(this.config.batch_window_ms));
@@ -191,7 +190,7 @@ impl Pipeline {
         };
         self.save();
         let error = JsValue::from(CompanionError::Reset);
-        for (_, reject) in waiters.into_values().flatten() {
+        for (_, reject) in waiters.all() {
             let _ = reject.call1(&JsValue::NULL, &error);
         }
     }
@@ -305,7 +304,7 @@ impl Pipeline {
         if entry.attempts > 0 {
             return true; // already looked at (and maybe changed) before its first attempt
         }
-        let payload = serde_wasm_bindgen::to_value(&entry.lead).unwrap_or(JsValue::NULL);
+        let payload = JsValue::from(crate::convert::lead_to_js(&entry.lead));
         let verdict = match hook.call1(&JsValue::NULL, &payload) {
             Err(thrown) => Err(CompanionError::Hook("beforeSend threw: ".to_string() + &js::describe(&thrown))),
             Ok(result) if result.is_null() || result.is_undefined() => Ok(None),
@@ -378,7 +377,7 @@ impl Pipeline {
             state.waiters.remove(&entry.id).unwrap_or_default()
         };
         self.save();
-        let detail = object("update", &serde_wasm_bindgen::to_value(&entry.lead).unwrap_or(JsValue::NULL));
+        let detail = object("update", &JsValue::from(crate::convert::lead_to_js(&entry.lead)));
         if outcome == Outcome::Delivered {
             for (resolve, _) in &waiters {
                 let _ = resolve.call1(&JsValue::NULL, &reply.body);
@@ -532,7 +531,7 @@ impl Pipeline {
         batch.reverse();
         let mut budget = KEEPALIVE_BUDGET_BYTES;
         batch.retain(|entry| {
-            let size = transport::to_json(&entry.lead).map_or(usize::MAX, |body| body.len());
+            let size = crate::convert::lead_to_json(&entry.lead).len();
             let fits = size <= budget;
             budget = budget.saturating_sub(if fits { size } else { 0 });
             fits
@@ -566,8 +565,7 @@ fn prepare(fields: &JsValue, allowed: Option<&[&str]>) -> Result<Lead, Companion
     if !fields.is_object() || js_sys::Array::is_array(fields) {
         return Err(invalid(FieldError::new("fields", "must be an object like { email: \"…\" }")));
     }
-    js::check_lead_shape(fields, allowed.unwrap_or(&FIELDS)).map_err(invalid)?;
-    let lead = parse_lead(serde_wasm_bindgen::Deserializer::from(fields.clone())).map_err(invalid)?;
+    let lead = crate::convert::lead_from_js(fields, allowed.unwrap_or(&FIELDS)).map_err(invalid)?;
     let identity = [("uuid", &lead.uuid), ("botId", &lead.bot_id), ("customerId", &lead.customer_id)];
     if let Some((field, _)) = identity.iter().find(|(_, value)| value.is_some()) {
         return Err(invalid(FieldError::new(
@@ -576,4 +574,28 @@ fn prepare(fields: &JsValue, allowed: Option<&[&str]>) -> Result<Lead, Companion
         )));
     }
     validate_fields(lead).map_err(CompanionError::Invalid)
+}
+
+/// The `(resolve, reject)` pairs of the callers waiting on each entry. A plain list: a
+/// page has a handful of entries, and a map would cost bytes in the bundle for nothing.
+#[derive(Default)]
+struct Waiters(Vec<(String, Vec<(Function, Function)>)>);
+
+impl Waiters {
+    fn add(&mut self, id: String, waiter: Option<(Function, Function)>) {
+        let Some(waiter) = waiter else { return };
+        match self.0.iter_mut().find(|(entry, _)| *entry == id) {
+            Some((_, list)) => list.push(waiter),
+            None => self.0.push((id, vec![waiter])),
+        }
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Vec<(Function, Function)>> {
+        let at = self.0.iter().position(|(entry, _)| entry == id)?;
+        Some(self.0.remove(at).1)
+    }
+
+    fn all(self) -> impl Iterator<Item = (Function, Function)> {
+        self.0.into_iter().flat_map(|(_, list)| list)
+    }
 }

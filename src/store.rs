@@ -38,7 +38,7 @@ pub struct Store {
 impl Store {
     /// A store for a new page id.
     pub fn new() -> Self {
-        let page_id = (js_sys::Math::random() * 1e16).to_string().replace('.', "");
+        let page_id = ((js_sys::Math::random() * 9e15) as u64).to_string();
         Self { page_id, degraded: false, leaving: false }
     }
 
@@ -81,7 +81,7 @@ impl Store {
     pub fn beat(&self, holding: bool) -> Result<(), JsValue> {
         let local = LocalStorage::raw();
         if holding && !self.leaving {
-            local.set_item(&self.alive_key(), &js_sys::Date::now().to_string())
+            local.set_item(&self.alive_key(), &(js_sys::Date::now() as u64).to_string())
         } else {
             local.remove_item(&self.alive_key())
         }
@@ -102,17 +102,12 @@ impl Store {
     /// What has already been sent for visitor `uuid` (see [`Watermarks`]).
     pub fn watermarks(&self, uuid: &str) -> Watermarks {
         let text = LocalStorage::raw().get_item(&(SENT_PREFIX.to_string() + uuid)).ok().flatten();
-        text.and_then(|t| js_sys::JSON::parse(&t).ok())
-            .and_then(|v| serde_wasm_bindgen::from_value(v).ok())
-            .unwrap_or_default()
+        text.map(|t| crate::convert::marks_from_json(&t)).unwrap_or_default()
     }
 
     /// Keeps `marks` for visitor `uuid`.
     pub fn set_watermarks(&self, uuid: &str, marks: &Watermarks) {
-        let text = serde_wasm_bindgen::to_value(marks).ok().and_then(|v| js_sys::JSON::stringify(&v).ok());
-        if let Some(text) = text.and_then(|t| t.as_string()) {
-            let _ = LocalStorage::raw().set_item(&(SENT_PREFIX.to_string() + uuid), &text);
-        }
+        let _ = LocalStorage::raw().set_item(&(SENT_PREFIX.to_string() + uuid), &crate::convert::marks_to_json(marks));
     }
 
     /// True when another page adopted this page's outbox (after it came back from the
@@ -133,7 +128,8 @@ impl Store {
                 continue;
             }
             let alive_key = ALIVE_PREFIX.to_string() + page;
-            let heartbeat = local.get_item(&alive_key).ok().flatten().and_then(|v| v.parse::<f64>().ok());
+            let heartbeat =
+                local.get_item(&alive_key).ok().flatten().and_then(|v| v.parse::<u64>().ok()).map(|ms| ms as f64);
             if heartbeat.is_some_and(|at| now - at < STALE_AFTER_MS) {
                 continue;
             }
@@ -148,18 +144,14 @@ impl Store {
 }
 
 fn read(storage: &web_sys::Storage, key: &str) -> Option<Outbox> {
-    let text = storage.get_item(key).ok().flatten()?;
-    let value = js_sys::JSON::parse(&text).ok()?;
-    serde_wasm_bindgen::from_value(value).ok()
+    crate::convert::outbox_from_json(&storage.get_item(key).ok().flatten()?)
 }
 
 fn write(storage: &web_sys::Storage, key: &str, outbox: &Outbox) -> Result<(), JsValue> {
     if outbox.is_empty() {
         return storage.remove_item(key);
     }
-    let value = serde_wasm_bindgen::to_value(outbox).map_err(JsValue::from)?;
-    let text = js_sys::JSON::stringify(&value)?;
-    storage.set_item(key, &text.as_string().unwrap_or_default())
+    storage.set_item(key, &crate::convert::outbox_to_json(outbox))
 }
 
 /// Runs `task` under the page-wide Web Lock `name` when the browser has Web Locks (so two

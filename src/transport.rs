@@ -42,7 +42,7 @@ pub async fn send(lead: &Lead, options: &SendOptions<'_>) -> Reply {
 
 async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
-    let body = to_json(lead)?;
+    let body = crate::convert::lead_to_json(lead);
     let init = RequestInit::new();
     let (method, content_type) =
         if options.keepalive { ("POST", "text/plain;charset=UTF-8") } else { ("PUT", "application/json") };
@@ -86,12 +86,6 @@ async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsVal
         })
     };
     Ok(Reply { status: Some(status), retry_after_ms, body, message })
-}
-
-/// The wire JSON of a lead, without pulling serde_json into the bundle.
-pub fn to_json(lead: &Lead) -> Result<String, JsValue> {
-    let value = serde_wasm_bindgen::to_value(lead)?;
-    js_sys::JSON::stringify(&value)?.as_string().ok_or_else(|| "the update could not be encoded as JSON".into())
 }
 
 fn describe(error: &JsValue) -> String {

@@ -63,8 +63,7 @@ impl Backoff {
 /// parser; the browser side turns one into milliseconds itself.)
 pub fn retry_after_seconds(header: &str) -> Option<f64> {
     let header = header.trim();
-    (!header.is_empty() && header.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| header.parse::<f64>().ok())
-        .flatten()
-        .map(|s| s * 1000.0)
+    // Whole seconds (RFC 9110), parsed as an integer: that also keeps the float parser
+    // out of the browser bundle.
+    header.parse::<u32>().ok().filter(|_| header.bytes().all(|b| b.is_ascii_digit())).map(|s| f64::from(s) * 1000.0)
 }

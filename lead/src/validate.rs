@@ -189,7 +189,7 @@ fn email(value: &str) -> Rule<String> {
         })
         && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     if local_ok && domain_ok {
-        Ok(local.to_string() + "@" + &domain.to_lowercase())
+        Ok(local.to_string() + "@" + &domain.to_ascii_lowercase())
     } else {
         Err(RULE.into())
     }
