@@ -16,6 +16,10 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o dist/reekolect_companion_bg.wasm dist/reekolect_companion_bg.wasm
 cp js/index.js js/index.d.ts js/reekolect-companion.js dist/
+# What browsers download is minified (3 KB less gzipped); the types keep their docs.
+for file in reekolect_companion.js index.js reekolect-companion.js; do
+  node_modules/.bin/esbuild "dist/$file" --minify --outfile="dist/$file" --allow-overwrite --log-level=warning
+done
 rm -rf www/pkg && cp -r dist www/pkg
 
 if [ "${1:-all}" != companion ]; then
