@@ -43,6 +43,8 @@ struct State {
     consent: bool,
     /// The signed visitor token (`visitorToken`, `setVisitorToken`).
     visitor_token: Option<String>,
+    /// A save is queued for the end of the task.
+    save_scheduled: bool,
 }
 
 /// See the module docs.
@@ -72,6 +74,7 @@ impl Pipeline {
                 heartbeat: None,
                 consent: false,
                 visitor_token: None,
+                save_scheduled: false,
             }),
             listeners: RefCell::default(),
         });
@@ -142,7 +145,7 @@ impl Pipeline {
             outbox.stamp(&id, js_sys::Date::now());
             state.waiters.add(id, waiter);
         }
-        this.save();
+        Self::save_soon(this);
         Self::wake_at(this, js_sys::Date::now() + f64::from(this.config.batch_window_ms));
         promise
     }
@@ -410,6 +413,20 @@ impl Pipeline {
             self.state.borrow_mut().outbox.assign(&identity);
             self.save();
         }
+    }
+
+    /// Saves at the end of the current task (a microtask): a burst of calls in one task
+    /// writes storage once, and nothing can unload the page before microtasks have run.
+    fn save_soon(this: &Rc<Self>) {
+        if this.state.borrow().save_scheduled {
+            return;
+        }
+        this.state.borrow_mut().save_scheduled = true;
+        let me = Rc::clone(this);
+        spawn_local(async move {
+            me.state.borrow_mut().save_scheduled = false;
+            me.save();
+        });
     }
 
     fn save(&self) {
