@@ -39,6 +39,13 @@ fn reset_page() {
     local_storage().clear().unwrap();
 }
 
+/// A clean page with the widget tag (bot b1, customer c1) and a visitor who opened the chat.
+fn page_with_visitor() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    storage().set_item("uuid", UUID).unwrap();
+}
+
 /// Adds the widget tag as real sites have it: with a `src`, so its text is not run.
 fn add_widget_tag(text: &str) {
     let tag = document().create_element("script").unwrap();
@@ -220,9 +227,7 @@ async fn update_lead_puts_the_wire_format_to_the_proxy() {
 
 #[wasm_bindgen_test]
 async fn an_invalid_update_rejects_naming_the_field_and_sends_nothing() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, "{}");
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let cases = [
@@ -253,9 +258,7 @@ async fn an_invalid_update_rejects_naming_the_field_and_sends_nothing() {
 
 #[wasm_bindgen_test]
 async fn a_refusal_from_the_proxy_rejects_with_its_reason() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     stub_fetch(401, r#"{"success":false,"message":"Unauthorized","code":401}"#);
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let error = settle(rk.update_lead(JSON::parse(r#"{"name":"Ann"}"#).unwrap())).await.unwrap_err();
@@ -266,9 +269,7 @@ async fn a_refusal_from_the_proxy_rejects_with_its_reason() {
 
 #[wasm_bindgen_test]
 async fn no_answer_and_busy_answers_are_retried_until_accepted() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch_replies(
         r#"[{"network":true},{"status":503,"body":"{\"message\":\"busy\"}"},{"status":429,"headers":{"retry-after":"0"}},
             {"status":200,"body":"{\"success\":true,\"message\":\"ok\",\"code\":200}"}]"#,
@@ -312,9 +313,7 @@ async fn updates_wait_for_the_visitor_uuid_then_go() {
 
 #[wasm_bindgen_test]
 async fn a_closed_pages_outbox_is_adopted_and_sent() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     // What a page that closed mid-retry leaves behind: its outbox, and no fresh heartbeat.
     let orphan = format!(
         r#"{{"entries":[{{"id":"gone-1","lead":{{"uuid":"{UUID}","botId":"b1","customerId":"c1","tags":["from-last-page"]}},"attempts":2,"notBefore":0}}]}}"#
@@ -345,9 +344,7 @@ async fn a_closed_pages_outbox_is_adopted_and_sent() {
 
 #[wasm_bindgen_test]
 async fn full_storage_degrades_to_memory_with_a_warning() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     Function::new_no_args(
         "globalThis.__realSetItem ??= Storage.prototype.setItem;
          Storage.prototype.setItem = function () { throw new DOMException('quota', 'QuotaExceededError'); };",
@@ -370,9 +367,7 @@ async fn full_storage_degrades_to_memory_with_a_warning() {
 
 #[wasm_bindgen_test]
 async fn a_hidden_page_flushes_at_once_with_keepalive() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     // A long window: without the page hiding, nothing would go for 10 s.
     let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":10000}"#).unwrap();
@@ -422,9 +417,7 @@ fn record_events(rk: &Companion) -> js_sys::Array {
 
 #[wasm_bindgen_test]
 async fn a_burst_of_calls_is_one_request_with_the_merged_update() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let events = record_events(&rk);
@@ -459,9 +452,7 @@ async fn a_burst_of_calls_is_one_request_with_the_merged_update() {
 
 #[wasm_bindgen_test]
 async fn an_invalid_call_in_a_burst_loses_nothing_else() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     let rk = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
     let events = record_events(&rk);
@@ -485,9 +476,7 @@ async fn an_invalid_call_in_a_burst_loses_nothing_else() {
 
 #[wasm_bindgen_test]
 async fn a_failed_send_rejects_every_call_of_its_batch_and_emits_failed() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     stub_fetch(400, r#"{"success":false,"message":"email: must be an email address","code":400}"#);
     let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
     let events = record_events(&rk);
@@ -519,9 +508,7 @@ async fn unknown_events_and_throwing_handlers_do_not_break_anything() {
 
 #[wasm_bindgen_test]
 async fn with_consent_required_nothing_goes_until_it_is_given() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"requireConsent":true}"#).unwrap();
     let pending = rk.set_attributes(JSON::parse(r#"{"plan":"pro"}"#).unwrap());
@@ -555,9 +542,7 @@ fn companion_with_hook(hook: &Function) -> Companion {
 
 #[wasm_bindgen_test]
 async fn before_send_can_redact_drop_or_fail_closed() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     let parse = |json: &str| JSON::parse(json).unwrap();
 
@@ -593,9 +578,7 @@ async fn before_send_can_redact_drop_or_fail_closed() {
 
 #[wasm_bindgen_test]
 async fn a_visitor_token_goes_in_a_header_or_for_beacons_in_the_query() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
     let capture = Function::new_no_args(
         "const seen = []; const inner = globalThis.fetch;
@@ -621,9 +604,7 @@ async fn a_visitor_token_goes_in_a_header_or_for_beacons_in_the_query() {
 
 #[wasm_bindgen_test]
 async fn first_touch_attribution_is_sent_once_and_never_replaced() {
-    reset_page();
-    add_widget_tag("b1,c1");
-    storage().set_item("uuid", UUID).unwrap();
+    page_with_visitor();
     // An earlier page of this browser recorded where the visitor first came from.
     local_storage()
         .set_item(

@@ -2,28 +2,17 @@
 // upstream that fails ~30 % of requests, answers slowly or not at all, with an offline
 // spell, reloads mid-flight, and the visitor UUID appearing only after the first 50 calls.
 // At the end the mock's lead must hold every update: prints `lost: N`.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
 const UPDATES = 1000;
 const PAGE_LOADS = 5;
 const UUID = '3f6c1a2b-8d4e-4c5f-9a7b-1e2d3c4b5a69';
 
-let proxy;
-let browser;
-
-before(async () => {
-  // The proxy's own protections would only slow this test down: rate limits off, and no
-  // circuit breaker (the injected failures would open it).
-  proxy = await startProxy({ args: ['--ip-per-minute', '0', '--uuid-per-minute', '0', '--breaker-failures', '0'] });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+// The proxy's own protections would only slow this test down: rate limits off, and no
+// circuit breaker (the injected failures would open it).
+const env = withProxyAndBrowser({ args: ['--ip-per-minute', '0', '--uuid-per-minute', '0', '--breaker-failures', '0'] });
 
 /** A bare page of the site: the widget tag and the companion, tuned for a quick test. */
 const PAGE = `<!doctype html><html><head>
@@ -35,7 +24,7 @@ const PAGE = `<!doctype html><html><head>
   </script></head><body>chaos</body></html>`;
 
 async function setChaos(settings) {
-  const response = await fetch(`${proxy.url}/demo/chaos`, {
+  const response = await fetch(`${env.proxy.url}/demo/chaos`, {
     method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings),
   });
   assert.equal(response.status, 200, await response.text());
@@ -43,7 +32,7 @@ async function setChaos(settings) {
 
 test('1000 updates through failures, slowness, an offline spell and reloads: none lost', { timeout: 110_000 }, async () => {
   await setChaos({ failRate: 0.3, hangRate: 0.05, maxDelayMs: 400 });
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   await context.route('**/chaos.html', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
   const page = await context.newPage();
   let puts = 0;
@@ -54,7 +43,7 @@ test('1000 updates through failures, slowness, an offline spell and reloads: non
   const perLoad = UPDATES / PAGE_LOADS;
   let next = 0;
   for (let load = 0; load < PAGE_LOADS; load++) {
-    if (load === 0) await page.goto(`${proxy.url}/chaos.html`);
+    if (load === 0) await page.goto(`${env.proxy.url}/chaos.html`);
     else await page.reload(); // mid-flight: earlier updates are still being retried
     await page.waitForFunction(() => window.rk !== undefined);
     const first = next;
@@ -80,7 +69,7 @@ test('1000 updates through failures, slowness, an offline spell and reloads: non
   const deadline = Date.now() + 60_000;
   let lead;
   while (Date.now() < deadline) {
-    lead = (await demoLeads(proxy.url, 'chaosBot', 'chaosCustomer')).find((l) => l.uuid === UUID);
+    lead = (await demoLeads(env.proxy.url, 'chaosBot', 'chaosCustomer')).find((l) => l.uuid === UUID);
     if ((lead?.profile.userDetails.attributes.length ?? 0) >= UPDATES) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

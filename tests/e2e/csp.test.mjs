@@ -1,21 +1,10 @@
 // Under a strict Content-Security-Policy the demo works with no violation; without
 // 'wasm-unsafe-eval' the page still works and the console says exactly what to add.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
-let proxy;
-let browser;
-
-before(async () => {
-  proxy = await startProxy();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+const env = withProxyAndBrowser();
 
 /** The exact policy the README recommends. */
 const STRICT = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; style-src 'self'; "
@@ -23,8 +12,8 @@ const STRICT = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connec
 
 /** A page of the demo served with `policy` as its CSP header, recording violations and errors. */
 async function pageUnder(policy) {
-  const context = await browser.newContext();
-  await context.route(`${proxy.url}/`, async (route) => {
+  const context = await env.browser.newContext();
+  await context.route(`${env.proxy.url}/`, async (route) => {
     const response = await route.fetch();
     await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': policy } });
   });
@@ -36,7 +25,7 @@ async function pageUnder(policy) {
   const seen = { pageErrors: [], consoleErrors: [] };
   page.on('pageerror', (error) => seen.pageErrors.push(error.message));
   page.on('console', (message) => { if (message.type() === 'error') seen.consoleErrors.push(message.text()); });
-  const response = await page.goto(`${proxy.url}/`);
+  const response = await page.goto(`${env.proxy.url}/`);
   assert.equal(response.headers()['content-security-policy'], policy);
   return { context, page, seen };
 }
@@ -49,7 +38,7 @@ test('the demo works under a strict CSP, with no violation', { timeout: 30_000 }
   await page.click('#contact-form button[type=submit]');
   await page.waitForSelector('#contact-form .form-status.ok', { timeout: 10_000 });
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
-  assert.equal((await demoLeads(proxy.url)).find((l) => l.uuid === uuid)?.profile.userDetails.name, 'Strict Policy');
+  assert.equal((await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid)?.profile.userDetails.name, 'Strict Policy');
   assert.deepEqual(await page.evaluate(() => window.violations), []);
   assert.deepEqual(seen.pageErrors, []);
   assert.deepEqual(seen.consoleErrors, []);

@@ -1,26 +1,15 @@
 // The whole path in a real browser: demo page → companion (wasm) → proxy → embedded mock API.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
-let proxy;
-let browser;
-
-before(async () => {
-  proxy = await startProxy();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+const env = withProxyAndBrowser();
 
 test('a visitor opens the chat, sends the contact form, and the lead arrives in the mock and the inbox', { timeout: 60_000 }, async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  // Everything the page received, to prove the API token never reached the browser.
+  // Everything the page received, to prove the API token never reached the env.browser.
   const received = [];
   page.on('response', async (response) => {
     const headers = JSON.stringify(await response.allHeaders());
@@ -28,7 +17,7 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
     received.push({ url: response.url(), text: headers + body });
   });
 
-  await page.goto(`${proxy.url}/`);
+  await page.goto(`${env.proxy.url}/`);
   await page.click('.rk-bubble');
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
   assert.match(uuid, /^[0-9a-f-]{36}$/);
@@ -41,7 +30,7 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
   await page.click('button[type=submit]');
   await page.waitForSelector('#contact-form .form-status.ok', { timeout: 10_000 });
 
-  const leads = await demoLeads(proxy.url);
+  const leads = await demoLeads(env.proxy.url);
   const lead = leads.find((l) => l.uuid === uuid);
   assert.ok(lead, `the mock holds no lead for ${uuid}: ${JSON.stringify(leads)}`);
   const user = lead.profile.userDetails;
@@ -53,8 +42,8 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
     [{ title: 'Your question', description: 'Brown leaf edges on my calathea.' }]);
 
   // The inbox page shows it, by itself, within a refresh or two.
-  const inbox = await browser.newPage();
-  await inbox.goto(`${proxy.url}/inbox.html`);
+  const inbox = await env.browser.newPage();
+  await inbox.goto(`${env.proxy.url}/inbox.html`);
   const row = inbox.locator(`tr[data-uuid="${uuid}"]`);
   await row.waitFor({ timeout: 10_000 });
   const text = await row.innerText();
@@ -63,16 +52,16 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
   assert.match(text, /\+44 2079460958/);
 
   assert.ok(received.length >= 5, `recorded ${received.length} responses`);
-  const leaks = received.filter((r) => r.text.includes(proxy.token)).map((r) => r.url);
+  const leaks = received.filter((r) => r.text.includes(env.proxy.token)).map((r) => r.url);
   assert.deepEqual(leaks, [], 'the API token reached the browser');
   assert.deepEqual(pageErrors, []);
 });
 
 test('a form sent before the chat is opened waits for the visitor, then arrives', { timeout: 30_000 }, async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const puts = [];
   page.on('request', (request) => { if (request.method() === 'PUT') puts.push(request.url()); });
-  await page.goto(`${proxy.url}/`);
+  await page.goto(`${env.proxy.url}/`);
   await page.fill('input[name=name]', 'Grace Hopper');
   await page.fill('input[name=email]', 'grace@example.com');
   await page.click('button[type=submit]');
@@ -84,14 +73,14 @@ test('a form sent before the chat is opened waits for the visitor, then arrives'
   await page.click('.rk-bubble');
   await page.waitForSelector('#contact-form .form-status.ok', { timeout: 10_000 });
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
-  const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
+  const lead = (await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid);
   assert.equal(lead?.profile.userDetails.name, 'Grace Hopper');
   assert.equal(puts.length, 1);
 });
 
 test('an invalid field is refused in the page, naming the field', { timeout: 30_000 }, async () => {
-  const page = await browser.newPage();
-  await page.goto(`${proxy.url}/`);
+  const page = await env.browser.newPage();
+  await page.goto(`${env.proxy.url}/`);
   await page.click('.rk-bubble');
   await page.fill('input[name=name]', 'Alan Turing');
   await page.fill('input[name=email]', 'alan at example');
@@ -100,16 +89,16 @@ test('an invalid field is refused in the page, naming the field', { timeout: 30_
   // The bad email is left out, and said so; the rest of the form still arrives.
   assert.match(await page.innerText('#contact-form .form-status'), /left out email: must be an email address/);
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
-  const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
+  const lead = (await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid);
   assert.equal(lead?.profile.userDetails.name, 'Alan Turing');
   assert.equal(lead?.profile.userDetails.contact.email, null);
 });
 
 test('the quote form is mapped automatically, and its password never leaves the page', { timeout: 30_000 }, async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const bodies = [];
   page.on('request', (request) => { if (['PUT', 'POST'].includes(request.method())) bodies.push(request.postData() ?? ''); });
-  await page.goto(`${proxy.url}/`);
+  await page.goto(`${env.proxy.url}/`);
   await page.click('.rk-bubble');
   await page.fill('input[name=first_name]', 'Grace');
   await page.fill('input[name=last_name]', 'Hopper');
@@ -122,7 +111,7 @@ test('the quote form is mapped automatically, and its password never leaves the 
   await page.click('#quote-form button[type=submit]');
   await page.waitForSelector('#quote-form .form-status.ok', { timeout: 10_000 });
   const uuid = await page.evaluate(() => sessionStorage.getItem('Reekolect_uuid'));
-  const user = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid).profile.userDetails;
+  const user = (await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid).profile.userDetails;
   assert.equal(user.name, 'Grace Hopper');
   assert.equal(user.contact.email, 'grace@navy.example');
   assert.deepEqual(user.attributes, [

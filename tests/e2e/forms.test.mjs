@@ -1,21 +1,10 @@
 // Form capture in a real browser, against a page full of traps: exactly what reaches the
 // mock, field by field, and no sensitive value in any request the page sends.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
-let proxy;
-let browser;
-
-before(async () => {
-  proxy = await startProxy();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+const env = withProxyAndBrowser();
 
 const SECRETS = ['hunter2-secret', '4111111111111111', '4111 1111 1111 1111', '5500 0055 5555 5559', '378282246310005',
   'GB82WEST12345698765432', 'GB82 WEST 1234 5698 7654 32', '078-05-1120', '737', 'utm-hidden-value', 'ignored-value',
@@ -57,7 +46,7 @@ const PAGE = `<!doctype html><html><head>
 
 test('a form full of traps: the right fields arrive, no secret leaves the page', { timeout: 60_000 }, async () => {
   const uuid = '6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0';
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   await context.addInitScript((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
   await context.route('**/forms.html', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
   await context.route('**/thanks.html*', (route) => route.fulfill({ contentType: 'text/html', body: PAGE.replace('<form id="traps">', '<p id="thanks">Thanks!</p><form id="traps">') }));
@@ -66,7 +55,7 @@ test('a form full of traps: the right fields arrive, no secret leaves the page',
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${proxy.url}/forms.html`);
+  await page.goto(`${env.proxy.url}/forms.html`);
   await page.waitForFunction(() => window.rk !== undefined);
 
   // The site's own handler keeps working and sees the submit (capture never blocks it).
@@ -94,11 +83,11 @@ test('a form full of traps: the right fields arrive, no secret leaves the page',
   let user;
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    user = (await demoLeads(proxy.url, 'formsBot', 'formsCustomer')).find((l) => l.uuid === uuid)?.profile.userDetails;
+    user = (await demoLeads(env.proxy.url, 'formsBot', 'formsCustomer')).find((l) => l.uuid === uuid)?.profile.userDetails;
     if (user?.attributes.some((a) => a.key === 'company')) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  const lead = (await demoLeads(proxy.url, 'formsBot', 'formsCustomer')).find((l) => l.uuid === uuid);
+  const lead = (await demoLeads(env.proxy.url, 'formsBot', 'formsCustomer')).find((l) => l.uuid === uuid);
   assert.equal(user.name, 'Ada Lovelace');
   assert.equal(user.contact.email, 'Ada@example.com');
   assert.deepEqual(user.contact.phone, { number: '2079460958', prefix: '44' });

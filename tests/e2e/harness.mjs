@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,4 +54,21 @@ export async function demoLeads(proxyUrl, botId = 'demoBot01', customerId = 'dem
   const response = await fetch(`${proxyUrl}/demo/leads?botId=${botId}&customerId=${customerId}`);
   if (!response.ok) throw new Error(`/demo/leads answered ${response.status}`);
   return (await response.json()).leads;
+}
+
+/**
+ * Registers before/after hooks that start the proxy (with `options`, as startProxy takes)
+ * and Chromium for the test file, and stop both. Returns the object they appear on.
+ */
+export function withProxyAndBrowser(options) {
+  const env = {};
+  before(async () => {
+    env.proxy = await startProxy(options);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.proxy?.stop();
+  });
+  return env;
 }

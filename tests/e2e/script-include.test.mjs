@@ -1,25 +1,14 @@
 // The <script async> include: the inline snippet queues calls before the file loads, they
 // replay in order after it loads, and the same global keeps working afterwards.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
-let proxy;
-let browser;
-
-before(async () => {
-  proxy = await startProxy();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+const env = withProxyAndBrowser();
 
 test('calls queued before load replay in order, then push and methods keep working', { timeout: 60_000 }, async () => {
   const uuid = '0b9e8f2a-5c1d-4e7b-9a3f-2d4c6b8a1e0f';
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   // The visitor already opened the chat earlier in this tab session.
   await context.addInitScript((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
   const page = await context.newPage();
@@ -32,7 +21,7 @@ test('calls queued before load replay in order, then push and methods keep worki
   const held = new Promise((resolve) => { release = resolve; });
   await page.route('**/pkg/reekolect-companion.js', async (route) => { await held; await route.continue(); });
 
-  await page.goto(`${proxy.url}/newsletter.html`, { waitUntil: 'domcontentloaded' });
+  await page.goto(`${env.proxy.url}/newsletter.html`, { waitUntil: 'domcontentloaded' });
   const before = await page.evaluate(() => {
     window.reekolect.push(['setAttributes', { step: 'one' }]);
     window.reekolect.setAttributes({ step: 'two' }); // the snippet's stub queues too
@@ -57,7 +46,7 @@ test('calls queued before load replay in order, then push and methods keep worki
   const answer = await page.evaluate(() => window.reekolect.addNote({ title: 'Asked for rare plants' }));
   assert.deepEqual(answer, { success: true, message: 'ok', code: 200 });
 
-  const lead = (await demoLeads(proxy.url)).find((l) => l.uuid === uuid);
+  const lead = (await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid);
   assert.equal(lead.profile.userDetails.contact.email, 'Reader@example.org');
   assert.deepEqual(lead.profile.userDetails.tags, ['first', 'second', 'newsletter']);
   assert.deepEqual(lead.profile.notes.map((n) => n.title), ['Asked for rare plants']);
@@ -66,12 +55,12 @@ test('calls queued before load replay in order, then push and methods keep worki
 });
 
 test('a burst of ten calls through the global is one request', { timeout: 30_000 }, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   await context.addInitScript(() => sessionStorage.setItem('Reekolect_uuid', '5d2c7a10-3b4e-4f6a-8c9d-0e1f2a3b4c5d'));
   const page = await context.newPage();
   const puts = [];
   page.on('request', (request) => { if (request.method() === 'PUT') puts.push(request.url()); });
-  await page.goto(`${proxy.url}/newsletter.html`);
+  await page.goto(`${env.proxy.url}/newsletter.html`);
   await page.waitForFunction(() => window.reekolect.loaded === true);
   await page.evaluate(() => window.reekolect.flush()); // what the page head queued
   puts.length = 0;

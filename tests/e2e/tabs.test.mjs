@@ -1,21 +1,10 @@
 // Two tabs of one visitor (a duplicated tab shares sessionStorage, so the visitor UUID):
 // one lead, and every update sent exactly once, even when a tab closes with updates unsent.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxy, launchBrowser, demoLeads } from './harness.mjs';
+import { withProxyAndBrowser, demoLeads } from './harness.mjs';
 
-let proxy;
-let browser;
-
-before(async () => {
-  proxy = await startProxy();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await proxy?.stop();
-});
+const env = withProxyAndBrowser();
 
 const PAGE = `<!doctype html><html><head>
   <script id="Reekolect-messenger-widget" src="/widget/none.js" defer>tabsBot,tabsCustomer</script>
@@ -26,7 +15,7 @@ const PAGE = `<!doctype html><html><head>
 
 /** Opens the page, gives it a visitor, and duplicates the tab the way a script can. */
 async function twoTabsOfOneVisitor(uuid) {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   await context.route('**/tab.html', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
   const bodies = [];
   context.on('requestfinished', async (request) => {
@@ -35,7 +24,7 @@ async function twoTabsOfOneVisitor(uuid) {
     if (response?.ok()) bodies.push(JSON.parse(request.postData()));
   });
   const first = await context.newPage();
-  await first.goto(`${proxy.url}/tab.html`);
+  await first.goto(`${env.proxy.url}/tab.html`);
   await first.evaluate((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
   const [second] = await Promise.all([context.waitForEvent('page'), first.evaluate(() => window.open(location.href))]);
   for (const page of [first, second]) await page.waitForFunction(() => window.rk !== undefined);
@@ -51,7 +40,7 @@ function sends(bodies) {
 }
 
 async function attributesOf(uuid) {
-  const lead = (await demoLeads(proxy.url, 'tabsBot', 'tabsCustomer')).find((l) => l.uuid === uuid);
+  const lead = (await demoLeads(env.proxy.url, 'tabsBot', 'tabsCustomer')).find((l) => l.uuid === uuid);
   return new Map((lead?.profile.userDetails.attributes ?? []).map((a) => [a.key, a.value]));
 }
 
