@@ -260,7 +260,10 @@ impl Pipeline {
     /// (see [`reekolect_lead::outbox::Watermarks`]), counts the attempt, and saves. `None`
     /// when nothing is left to send: the entry is done, its callers resolved.
     fn begin_send(&self, id: &str) -> Option<Entry> {
-        if !self.run_before_send(id) {
+        // Counted first: from here on nothing more merges into this entry, not even an
+        // update a hook or handler adds while it is being looked at.
+        let attempt = self.state.borrow_mut().outbox.start_attempt(id);
+        if attempt == 1 && !self.run_before_send(id) {
             return None;
         }
         let superseded = {
@@ -289,7 +292,6 @@ impl Pipeline {
         }
         let entry = {
             let mut state = self.state.borrow_mut();
-            state.outbox.start_attempt(id);
             state.outbox.entries.iter().find(|e| e.id == id).cloned()
         };
         self.save();
@@ -304,9 +306,6 @@ impl Pipeline {
     fn run_before_send(&self, id: &str) -> bool {
         let Some(hook) = &self.config.before_send else { return true };
         let Some(entry) = self.state.borrow().outbox.entries.iter().find(|e| e.id == id).cloned() else { return false };
-        if entry.attempts > 0 {
-            return true; // already looked at (and maybe changed) before its first attempt
-        }
         let payload = JsValue::from(crate::convert::lead_to_js(&entry.lead));
         let verdict = match hook.call1(&JsValue::NULL, &payload) {
             Err(thrown) => Err(CompanionError::Hook("beforeSend threw: ".to_string() + &js::describe(&thrown))),

@@ -628,3 +628,34 @@ async fn first_touch_attribution_is_sent_once_and_never_replaced() {
         "{body}"
     );
 }
+
+/// Calls `rk[method](...args)` as page code would.
+fn call(rk: &JsValue, method: &str, args: &[JsValue]) -> JsValue {
+    let invoke = Function::new_with_args("rk, method, args", "return rk[method](...args)");
+    invoke.call3(&JsValue::NULL, rk, &method.into(), &args.iter().collect::<js_sys::Array>()).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn handlers_and_hooks_may_call_the_companion_again() {
+    page_with_visitor();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let config = JSON::parse(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    // A hook that itself adds an update, and an `invalid` handler that makes a correct call.
+    let hook = hook("if (!payload.tags) globalThis.__rk.addTags(['from-hook']); return payload;");
+    Reflect::set(&config, &"beforeSend".into(), &hook).unwrap();
+    let rk = JsValue::from(create_companion(config).unwrap());
+    Reflect::set(&js_sys::global(), &"__rk".into(), &rk).unwrap();
+    let retry = Function::new_with_args("detail", "globalThis.__rk.setStatus('open')");
+    call(&rk, "on", &["invalid".into(), retry.into()]);
+    let bad: Promise = call(&rk, "setStatus", &["nope".into()]).unchecked_into();
+    assert!(settle(bad).await.is_err());
+    settle(call(&rk, "flush", &[]).unchecked_into()).await.unwrap();
+    sleep(50).await;
+    settle(call(&rk, "flush", &[]).unchecked_into()).await.unwrap();
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    let bodies: Vec<String> = calls.iter().map(|c| get(&c, "body").as_string().unwrap()).collect();
+    Reflect::set(&js_sys::global(), &"__rk".into(), &JsValue::UNDEFINED).unwrap();
+    reset_page();
+    assert!(bodies.iter().any(|b| b.contains(r#""status":"OPEN""#)), "{bodies:?}");
+    assert!(bodies.iter().any(|b| b.contains("from-hook")), "{bodies:?}");
+}
