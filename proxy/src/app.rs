@@ -161,7 +161,11 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
     let mut config = config_from(args.clone(), base, token, mock.is_some(), allow_bots);
     config.chaos = mock.is_some().then_some(chaos);
     let listener = TcpListener::bind(args.listen).await.map_err(|err| StartError::Bind(args.listen, err))?;
-    let proxy = proxy::spawn(listener, config).map_err(StartError::Io)?;
+    let workers = match args.workers {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        workers => workers,
+    };
+    let proxy = crate::server::spawn_router_on(listener, proxy::router(config), workers).map_err(StartError::Io)?;
     Ok(Serving { proxy, mock, upstream })
 }
 

@@ -50,6 +50,8 @@ pub enum LogFormat {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of `Serve` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the proxy. The API token comes from REEKOLECT_API_TOKEN.
@@ -125,6 +127,9 @@ pub struct ServeArgs {
     /// How long an open breaker answers 503 before trying the upstream again, like `30s`.
     #[arg(long, env = "REEKOLECT_BREAKER_COOLDOWN", default_value = "30s", value_parser = humantime::parse_duration)]
     pub breaker_cooldown: Duration,
+    /// Threads serving requests, each running its own event loop (0: one per core).
+    #[arg(long, env = "REEKOLECT_WORKERS", default_value_t = 0)]
+    pub workers: usize,
     /// Failure injection for the embedded mock (mock mode only).
     #[command(flatten)]
     pub chaos: ChaosArgs,
@@ -179,6 +184,7 @@ impl ServeArgs {
             visitor_secret: None,
             breaker_failures: DEFAULT_BREAKER_FAILURES,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
+            workers: 0,
             chaos: ChaosArgs { mock_fail_rate: 0.0, mock_hang_rate: 0.0, mock_max_delay_ms: 0 },
         }
     }

@@ -4,8 +4,14 @@ use crate::breaker::Breaker;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
 use crate::Secret;
+use axum::body::{Body, Bytes};
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::StatusCode;
+use axum::http::{HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -16,10 +22,19 @@ const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
 /// Longest upstream text relayed in a wrapped message, in characters.
 const MAX_RELAYED_TEXT: usize = 300;
 
+/// Our `User-Agent` upstream.
+const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
+
+/// The upstream's token header.
+const BP_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-bp-token");
+
 /// A client for one upstream base URL and token.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
     http: reqwest::Client,
+    /// The lead PUT over hyper's pooled client, for a plain-http upstream reached without
+    /// a proxy (the mock, a sidecar); `None` sends it with reqwest (https, proxies).
+    direct: Option<DirectPut>,
     base: String,
     token: Secret,
     timeout: Duration,
@@ -45,13 +60,14 @@ impl UpstreamClient {
             .pool_max_idle_per_host(256)
             .tcp_keepalive(Duration::from_secs(30))
             .tcp_nodelay(true)
-            .user_agent(concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION")));
+            .user_agent(AGENT);
         if is_loopback(&base) {
             // The embedded mock and test upstreams must not go through a system proxy.
             builder = builder.no_proxy();
         }
         let http = builder.build().expect("the HTTP client's TLS backend is built in");
-        Self { http, base, token, timeout, breaker, metrics }
+        let direct = DirectPut::new(&base, &token, timeout);
+        Self { http, direct, base, token, timeout, breaker, metrics }
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
@@ -67,33 +83,72 @@ impl UpstreamClient {
             .with_retry_after(wait.as_secs().max(1))
             .into_response();
         }
-        let body = match serde_json::to_vec(lead) {
-            Ok(body) => axum::body::Bytes::from(body),
-            Err(err) => return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
-        };
-        let started = Instant::now();
-        let mut sent = self.send_put(body.clone()).await;
-        if matches!(&sent, Err(err) if err.is_connect()) {
-            sent = self.send_put(body).await;
+        let mut body = Vec::with_capacity(512);
+        if let Err(err) = serde_json::to_writer(&mut body, lead) {
+            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
         }
-        let failed = sent.as_ref().map_or(true, |upstream| upstream.status().is_server_error());
+        let body = Bytes::from(body);
+        let started = Instant::now();
+        match &self.direct {
+            Some(direct) => self.put_direct(direct, body, started).await,
+            None => self.put_with_reqwest(body, started).await,
+        }
+    }
+
+    /// Counts one upstream call in the metrics and the breaker.
+    fn record(&self, started: Instant, failed: bool) {
         self.metrics.upstream(started.elapsed(), failed);
         if failed {
             self.breaker.failure();
         } else {
             self.breaker.success();
         }
+    }
+
+    /// [`Self::put_lead`] over hyper: the whole exchange (both tries, the answer's body)
+    /// within the upstream timeout.
+    async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant) -> Response {
+        let deadline = tokio::time::Instant::from_std(started + self.timeout);
+        let mut sent = tokio::time::timeout_at(deadline, direct.send(body.clone())).await;
+        if matches!(&sent, Ok(Err(err)) if err.is_connect()) {
+            sent = tokio::time::timeout_at(deadline, direct.send(body)).await;
+        }
+        let failed = !matches!(&sent, Ok(Ok(upstream)) if !upstream.status().is_server_error());
+        self.record(started, failed);
+        let upstream = match sent {
+            Ok(Ok(upstream)) => upstream,
+            Ok(Err(err)) => return self.unreachable(&err).into_response(),
+            Err(_) => return self.timed_out().into_response(),
+        };
+        let status = upstream.status();
+        let read = Limited::new(upstream.into_body(), MAX_UPSTREAM_BODY).collect();
+        match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(collected)) => self.relay_body(status, collected.to_bytes()),
+            Ok(Err(err)) if err.is::<LengthLimitError>() => too_large().into_response(),
+            Ok(Err(_)) => closed_while_answering().into_response(),
+            Err(_) => read_timed_out().into_response(),
+        }
+    }
+
+    /// [`Self::put_lead`] with reqwest. A connection error is retried once.
+    async fn put_with_reqwest(&self, body: Bytes, started: Instant) -> Response {
+        let mut sent = self.send_put(body.clone()).await;
+        if matches!(&sent, Err(err) if err.is_connect()) {
+            sent = self.send_put(body).await;
+        }
+        let failed = sent.as_ref().map_or(true, |upstream| upstream.status().is_server_error());
+        self.record(started, failed);
         match sent {
             Ok(upstream) => self.relay(upstream).await,
             Err(err) => self.failure(&err).into_response(),
         }
     }
 
-    async fn send_put(&self, body: axum::body::Bytes) -> reqwest::Result<reqwest::Response> {
+    async fn send_put(&self, body: Bytes) -> reqwest::Result<reqwest::Response> {
         self.http
             .put(format!("{}/inbox/direct/lead", self.base))
             .header("x-bp-token", self.token.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(body)
             .send()
             .await
@@ -102,13 +157,28 @@ impl UpstreamClient {
     /// The upstream's answer as ours.
     async fn relay(&self, upstream: reqwest::Response) -> Response {
         let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        let text = match read_capped(upstream).await {
-            Ok(text) => self.scrub(text),
-            Err(err) => return err.into_response(),
-        };
+        match read_capped(upstream).await {
+            Ok(text) => self.relay_text(status, self.scrub(text)),
+            Err(err) => err.into_response(),
+        }
+    }
+
+    /// The upstream's answer as ours: JSON without the token relayed as it came (no copy,
+    /// no re-serialisation), anything else through [`Self::relay_text`].
+    fn relay_body(&self, status: StatusCode, body: Bytes) -> Response {
+        let token = self.token.expose();
+        let clean = std::str::from_utf8(&body).is_ok_and(|text| token.is_empty() || !text.contains(token));
+        if clean && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+            return raw_json_response(status, Body::from(body));
+        }
+        self.relay_text(status, self.scrub(String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    /// A scrubbed upstream answer as ours: JSON relayed, other text wrapped in our error body.
+    fn relay_text(&self, status: StatusCode, text: String) -> Response {
         match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
             // Valid JSON is relayed as it came (no re-serialisation).
-            Ok(_) => raw_json_response(status, text),
+            Ok(_) => raw_json_response(status, Body::from(text)),
             Err(_) => {
                 let message = if text.trim().is_empty() {
                     status.canonical_reason().unwrap_or("no message").to_string()
@@ -170,14 +240,23 @@ impl UpstreamClient {
     /// 504 on a timeout, else 502, naming the root cause (never the token, never the URL's query).
     fn failure(&self, err: &reqwest::Error) -> ApiError {
         if err.is_timeout() {
-            return ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("upstream timeout: no answer within {}", humantime::format_duration(self.timeout)),
-            );
+            return self.timed_out();
         }
-        // The innermost cause says what happened ("Connection refused"); reqwest's own
-        // message only says that sending failed.
-        let mut cause: &dyn std::error::Error = err;
+        self.unreachable(err)
+    }
+
+    /// The 504 when the upstream did not answer within the timeout.
+    fn timed_out(&self) -> ApiError {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("upstream timeout: no answer within {}", humantime::format_duration(self.timeout)),
+        )
+    }
+
+    /// The 502 naming the innermost cause ("Connection refused"): the clients' own
+    /// messages only say that sending failed.
+    fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> ApiError {
+        let mut cause = err;
         while let Some(source) = cause.source() {
             cause = source;
         }
@@ -203,23 +282,97 @@ async fn read_capped(mut upstream: reqwest::Response) -> Result<String, ApiError
         match upstream.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_GATEWAY,
-                        format!("upstream answer is larger than {MAX_UPSTREAM_BODY} bytes"),
-                    ));
+                    return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(err) if err.is_timeout() => {
-                return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream timeout while reading its answer"))
-            }
-            Err(_) => {
-                return Err(ApiError::new(StatusCode::BAD_GATEWAY, "upstream closed the connection while answering"))
-            }
+            Err(err) if err.is_timeout() => return Err(read_timed_out()),
+            Err(_) => return Err(closed_while_answering()),
         }
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream answer is larger than {MAX_UPSTREAM_BODY} bytes"))
+}
+
+fn read_timed_out() -> ApiError {
+    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream timeout while reading its answer")
+}
+
+fn closed_while_answering() -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, "upstream closed the connection while answering")
+}
+
+type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
+
+thread_local! {
+    /// One pooled client per thread (and connect timeout): a connection's task runs on the
+    /// runtime that opened it, so taking connections from this thread's pool keeps an upstream
+    /// call on the thread of the request that makes it (see `server::spawn_router_on`).
+    static CLIENTS: std::cell::RefCell<Vec<(Duration, HyperClient)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The lead PUT over hyper's pooled HTTP/1 client (keep-alive, `TCP_NODELAY`), with the
+/// URL and the headers built once.
+#[derive(Debug, Clone)]
+struct DirectPut {
+    connect_timeout: Duration,
+    uri: Uri,
+    token: HeaderValue,
+}
+
+impl DirectPut {
+    /// For an `http://` `base` when no proxy applies: loopback, or no proxy variable set
+    /// (reqwest honours `HTTP_PROXY`/`ALL_PROXY`; this client does not). `None` otherwise.
+    fn new(base: &str, token: &Secret, timeout: Duration) -> Option<Self> {
+        let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+        if !base.starts_with("http://") || (proxied && !is_loopback(base)) {
+            return None;
+        }
+        let uri: Uri = format!("{base}/inbox/direct/lead").parse().ok()?;
+        let mut token = HeaderValue::from_str(token.expose()).ok()?;
+        token.set_sensitive(true);
+        Some(Self { connect_timeout: timeout.min(Duration::from_secs(3)), uri, token })
+    }
+
+    /// This thread's client.
+    fn client(&self) -> HyperClient {
+        CLIENTS.with_borrow_mut(|clients| {
+            if let Some((_, client)) = clients.iter().find(|(timeout, _)| *timeout == self.connect_timeout) {
+                return client.clone();
+            }
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_keepalive(Some(Duration::from_secs(30)));
+            connector.set_connect_timeout(Some(self.connect_timeout));
+            let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                .pool_timer(TokioTimer::new())
+                .build(connector);
+            clients.push((self.connect_timeout, client.clone()));
+            client
+        })
+    }
+
+    async fn send(
+        &self,
+        body: Bytes,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+        let mut request = axum::http::Request::new(Full::new(body));
+        *request.method_mut() = axum::http::Method::PUT;
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(BP_TOKEN, self.token.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        self.client().request(request).await
+    }
 }
 
 /// The first `max` characters of `text`, with "…" when cut.
@@ -242,9 +395,9 @@ fn is_loopback(base: &str) -> bool {
     })
 }
 
-/// A response with `status` and `text` (already JSON) as its body.
-fn raw_json_response(status: StatusCode, text: String) -> Response {
-    let mut response = (status, text).into_response();
+/// A response with `status` and `body` (already JSON).
+fn raw_json_response(status: StatusCode, body: Body) -> Response {
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));

@@ -12,15 +12,29 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
-    let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
-        Command::MockApi(args) => mock_api(args).await,
-        Command::Leads(args) => leads(args).await,
+    // `serve` runs one single-threaded runtime per worker thread (this one accepts and
+    // hands connections out, see `server::spawn_router_on`); the others a work-stealing one.
+    let runtime = match &cli.command {
+        Command::Serve(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
     };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("reekolect-proxy: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::MockApi(args) => mock_api(args).await,
+            Command::Leads(args) => leads(args).await,
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

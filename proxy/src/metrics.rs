@@ -16,10 +16,14 @@ use std::time::Duration;
 /// Upper bounds (seconds) of the upstream latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
+/// Counts of one route: method → status → count.
+type ByMethod = BTreeMap<Box<str>, BTreeMap<u16, u64>>;
+
 /// The proxy's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// Route → method → status → count (nested so that counting looks up without allocating).
+    requests: Mutex<BTreeMap<Box<str>, ByMethod>>,
     upstream_buckets: [AtomicU64; BUCKETS.len()],
     upstream_count: AtomicU64,
     upstream_sum_micros: AtomicU64,
@@ -30,8 +34,15 @@ impl Metrics {
     /// Counts one answered request.
     pub fn request(&self, route: &str, method: &str, status: u16) {
         let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (route.to_string(), method.to_string(), status);
-        *requests.entry(key).or_insert(0) += 1;
+        let by_method = match requests.get_mut(route) {
+            Some(by_method) => by_method,
+            None => requests.entry(route.into()).or_default(),
+        };
+        let by_status = match by_method.get_mut(method) {
+            Some(by_status) => by_status,
+            None => by_method.entry(method.into()).or_default(),
+        };
+        *by_status.entry(status).or_insert(0) += 1;
     }
 
     /// Records one upstream call's latency, and whether it failed.
@@ -55,11 +66,15 @@ impl Metrics {
         out.push_str("# HELP reekolect_proxy_requests_total Requests answered, by route, method and status.\n");
         out.push_str("# TYPE reekolect_proxy_requests_total counter\n");
         let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        for ((route, method, status), count) in requests.iter() {
-            let _ = writeln!(
-                out,
-                "reekolect_proxy_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
-            );
+        for (route, by_method) in requests.iter() {
+            for (method, by_status) in by_method {
+                for (status, count) in by_status {
+                    let _ = writeln!(
+                        out,
+                        "reekolect_proxy_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+                    );
+                }
+            }
         }
         drop(requests);
         out.push_str("# HELP reekolect_proxy_upstream_duration_seconds Latency of upstream calls.\n");
@@ -97,13 +112,11 @@ impl Metrics {
 /// Middleware counting every answered request by its route pattern (`unmatched` for the
 /// fallback, so unknown paths cannot grow the label set).
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    // MatchedPath holds an Arc<str>: cloning it does not allocate.
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let method = request.method().clone();
     let response = next.run(request).await;
-    metrics.request(&route, method.as_str(), response.status().as_u16());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.request(route, method.as_str(), response.status().as_u16());
     response
 }

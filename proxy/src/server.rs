@@ -1,10 +1,11 @@
 //! Running a router on a listener, with graceful shutdown.
 
+use axum::serve::{Listener, ListenerExt};
 use axum::Router;
 use std::io;
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// A server running on a tokio task. Dropping the handle (or calling
@@ -61,4 +62,123 @@ pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerH
             .await
     });
     Ok(ServerHandle { addr, stop: Some(stop), task })
+}
+
+/// Serves `router` on `listener` with `workers` threads, each running a single-threaded
+/// tokio runtime: this one (the caller's) and `workers - 1` new ones. This runtime accepts
+/// and hands each connection to the next thread in turn; a connection then stays on its
+/// thread, with its requests and the upstream calls they make (see `forward`), so requests
+/// are not passed between threads the way a work-stealing runtime does. State such as rate
+/// limiters, the breaker and metrics is shared (the router's clones share it).
+/// `workers <= 1` is [`spawn_router`].
+pub fn spawn_router_on(listener: TcpListener, router: Router, workers: usize) -> io::Result<ServerHandle> {
+    if workers <= 1 {
+        return spawn_router(listener, router);
+    }
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (stop_all, stopping) = watch::channel(false);
+    let mut handoff = Vec::with_capacity(workers);
+    let (to_here, here) = mpsc::unbounded_channel();
+    handoff.push(to_here);
+    let mut threads = Vec::with_capacity(workers - 1);
+    for index in 1..workers {
+        let (to_thread, incoming) = mpsc::unbounded_channel();
+        handoff.push(to_thread);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (router, stopping) = (router.clone(), stopping.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("reekolect-worker-{index}"))
+            .spawn(move || runtime.block_on(serve_handed(Handed { incoming, addr }, router, stopping)))?;
+        threads.push(thread);
+    }
+    let task = tokio::spawn(async move {
+        let serving = serve_handed(Handed { incoming: here, addr }, router, stopping);
+        let control = async move {
+            tokio::select! {
+                // Resolves on `shutdown()` and when the handle is dropped.
+                _ = stopped => {}
+                () = hand_out(listener, handoff) => {}
+            }
+            let _ = stop_all.send(true);
+        };
+        let (result, ()) = tokio::join!(serving, control);
+        let joined = tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join()).collect::<Vec<_>>())
+            .await
+            .map_err(io::Error::other)?;
+        for thread in joined {
+            thread.map_err(|_| io::Error::other("a worker thread panicked"))??;
+        }
+        result
+    });
+    Ok(ServerHandle { addr, stop: Some(stop), task })
+}
+
+/// Accepts connections and hands them out in turn (never returns).
+async fn hand_out(listener: TcpListener, handoff: Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>) {
+    let mut next = 0;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => match stream.into_std() {
+                Ok(stream) => {
+                    let _ = handoff[next % handoff.len()].send((stream, peer));
+                    next += 1;
+                }
+                Err(err) => tracing::warn!("cannot hand a connection over: {err}"),
+            },
+            // The peer gave up before we accepted: nothing to do.
+            Err(err) if is_connection_error(&err) => {}
+            // Out of file descriptors, say: wait rather than spin (as axum::serve does).
+            Err(err) => {
+                tracing::error!("accept error: {err}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves the connections handed to this thread until `stopping` turns true (or its
+/// sender is gone), then lets in-flight requests finish.
+async fn serve_handed(handed: Handed, router: Router, mut stopping: watch::Receiver<bool>) -> io::Result<()> {
+    axum::serve(handed.tap_io(|_| {}), router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
+/// The connections handed to one thread, as an axum listener.
+struct Handed {
+    incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    addr: SocketAddr,
+}
+
+impl Listener for Handed {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            match self.incoming.recv().await {
+                // Registers the connection with this thread's runtime.
+                Some((stream, peer)) => match TcpStream::from_std(stream) {
+                    Ok(stream) => return (stream, peer),
+                    Err(err) => tracing::warn!("cannot take a connection over: {err}"),
+                },
+                // No more connections: wait for the shutdown.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.addr)
+    }
 }
