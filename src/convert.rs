@@ -174,6 +174,14 @@ pub fn lead_from_js(value: &JsValue, allowed: &[&str]) -> Result<Lead, FieldErro
     Ok(lead)
 }
 
+/// `{ [first]: a, [second]: b }` with string values.
+fn pair(first: &str, a: &str, second: &str, b: &str) -> JsValue {
+    let item = Object::new();
+    set(&item, first, &JsValue::from_str(a));
+    set(&item, second, &JsValue::from_str(b));
+    item.into()
+}
+
 /// The lead as a plain JS object in the wire format (camelCase, absent fields left out).
 pub fn lead_to_js(lead: &Lead) -> Object {
     let object = Object::new();
@@ -195,30 +203,14 @@ pub fn lead_to_js(lead: &Lead) -> Object {
         }
     }
     if let Some(notes) = &lead.notes {
-        let array: Array = notes
-            .iter()
-            .map(|note| {
-                let item = Object::new();
-                set(&item, "title", &JsValue::from_str(&note.title));
-                set(&item, "description", &JsValue::from_str(&note.description));
-                JsValue::from(item)
-            })
-            .collect();
+        let array: Array = notes.iter().map(|n| pair("title", &n.title, "description", &n.description)).collect();
         set(&object, "notes", &array);
     }
     if let Some(tags) = &lead.tags {
         set(&object, "tags", &tags.iter().map(|t| JsValue::from_str(t)).collect::<Array>());
     }
     if let Some(attributes) = &lead.attributes {
-        let array: Array = attributes
-            .iter()
-            .map(|attribute| {
-                let item = Object::new();
-                set(&item, "key", &JsValue::from_str(&attribute.key));
-                set(&item, "value", &JsValue::from_str(&attribute.value));
-                JsValue::from(item)
-            })
-            .collect();
+        let array: Array = attributes.iter().map(|a| pair("key", &a.key, "value", &a.value)).collect();
         set(&object, "attributes", &array);
     }
     object

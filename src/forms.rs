@@ -130,14 +130,12 @@ fn read_controls(form: &Element) -> Vec<(Control, Vec<String>)> {
     let elements = property_list(form, "elements");
     let mut controls: Vec<(Control, Vec<String>)> = Vec::new();
     for element in elements.iter().filter_map(|e| e.dyn_into::<Element>().ok()) {
-        let tag = element.tag_name().to_ascii_lowercase();
-        if !matches!(tag.as_str(), "input" | "select" | "textarea") {
+        if !matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA") {
             continue;
         }
         let kind = text_property(&element, "type").to_ascii_lowercase();
         let attribute = |name: &str| element.get_attribute(name).unwrap_or_default();
         let control = Control {
-            tag,
             kind: if kind.is_empty() { "text".into() } else { kind.clone() },
             name: attribute("name"),
             id: attribute("id"),

@@ -192,10 +192,7 @@ impl Pipeline {
             std::mem::take(&mut state.waiters)
         };
         self.save();
-        let error = JsValue::from(CompanionError::Reset);
-        for (_, reject) in waiters.all() {
-            let _ = reject.call1(&JsValue::NULL, &error);
-        }
+        reject_all(waiters.all(), &JsValue::from(CompanionError::Reset));
     }
 
     /// Runs the pump at `at` (ms since the epoch), unless it already runs sooner.
@@ -283,17 +280,10 @@ impl Pipeline {
         };
         if let Some(waiters) = superseded {
             self.save();
-            let answer = object("success", &JsValue::TRUE);
-            let _ = js_sys::Reflect::set(&answer, &"message".into(), &"superseded by a newer update".into());
-            for (resolve, _) in waiters {
-                let _ = resolve.call1(&JsValue::NULL, &answer);
-            }
+            resolve_all(waiters, &done_without_sending("superseded by a newer update"));
             return None;
         }
-        let entry = {
-            let mut state = self.state.borrow_mut();
-            state.outbox.entries.iter().find(|e| e.id == id).cloned()
-        };
+        let entry = self.state.borrow().outbox.entries.iter().find(|e| e.id == id).cloned();
         self.save();
         entry
     }
@@ -342,18 +332,10 @@ impl Pipeline {
         let Some(waiters) = outcome else { return true };
         let detail = object("update", &payload);
         match verdict {
-            Ok(_) => {
-                let answer = object("success", &JsValue::TRUE);
-                let _ = js_sys::Reflect::set(&answer, &"message".into(), &"dropped by beforeSend".into());
-                for (resolve, _) in waiters {
-                    let _ = resolve.call1(&JsValue::NULL, &answer);
-                }
-            }
+            Ok(_) => resolve_all(waiters, &done_without_sending("dropped by beforeSend")),
             Err(error) => {
                 let error = JsValue::from(error);
-                for (_, reject) in waiters {
-                    let _ = reject.call1(&JsValue::NULL, &error);
-                }
+                reject_all(waiters, &error);
                 let _ = js_sys::Reflect::set(&detail, &"error".into(), &error);
                 self.emit(Event::Failed, &detail);
             }
@@ -381,17 +363,13 @@ impl Pipeline {
         self.save();
         let detail = object("update", &JsValue::from(crate::convert::lead_to_js(&entry.lead)));
         if outcome == Outcome::Delivered {
-            for (resolve, _) in &waiters {
-                let _ = resolve.call1(&JsValue::NULL, &reply.body);
-            }
+            resolve_all(waiters, &reply.body);
             let _ = js_sys::Reflect::set(&detail, &"answer".into(), &reply.body);
             self.emit(Event::Sent, &detail);
         } else {
             let error =
                 JsValue::from(CompanionError::Rejected { status: reply.status.unwrap_or(0), message: reply.message });
-            for (_, reject) in &waiters {
-                let _ = reject.call1(&JsValue::NULL, &error);
-            }
+            reject_all(waiters, &error);
             let _ = js_sys::Reflect::set(&detail, &"error".into(), &error);
             self.emit(Event::Failed, &detail);
         }
@@ -573,6 +551,27 @@ impl Pipeline {
             });
         }
     }
+}
+
+/// Settles the callers' promises with `answer`.
+fn resolve_all(waiters: impl IntoIterator<Item = (Function, Function)>, answer: &JsValue) {
+    for (resolve, _) in waiters {
+        let _ = resolve.call1(&JsValue::NULL, answer);
+    }
+}
+
+/// Rejects the callers' promises with `error`.
+fn reject_all(waiters: impl IntoIterator<Item = (Function, Function)>, error: &JsValue) {
+    for (_, reject) in waiters {
+        let _ = reject.call1(&JsValue::NULL, error);
+    }
+}
+
+/// The answer for callers whose update needs no request: `{ success: true, message }`.
+fn done_without_sending(message: &str) -> JsValue {
+    let answer = object("success", &JsValue::TRUE);
+    let _ = js_sys::Reflect::set(&answer, &"message".into(), &JsValue::from_str(message));
+    answer
 }
 
 /// Checks the caller's fields: their shape, then every rule. Nothing about the visitor.

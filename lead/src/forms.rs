@@ -7,8 +7,6 @@ use crate::{Attribute, Lead, Limits, Note};
 /// What the page says about one form control (strings as the DOM has them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Control {
-    /// `input`, `select` or `textarea`.
-    pub tag: String,
     /// The `type` of an input (`text` when absent), lower-case.
     pub kind: String,
     /// `name` attribute.

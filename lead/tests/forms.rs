@@ -5,7 +5,7 @@ use reekolect_lead::forms::{classify, keep_valid, luhn, normalise_key, safe_valu
 use serde_json::json;
 
 fn input(kind: &str, name: &str) -> Control {
-    Control { tag: "input".into(), kind: kind.into(), name: name.into(), ..Control::default() }
+    Control { kind: kind.into(), name: name.into(), ..Control::default() }
 }
 
 fn with(mut control: Control, edit: impl FnOnce(&mut Control)) -> Control {
@@ -139,7 +139,7 @@ fn a_form_becomes_one_update() {
         (input("checkbox", "interests[]"), vec!["ferns".to_string(), "cacti".to_string()]),
         (with(input("checkbox", "topics"), |c| c.explicit = Some("tag".into())), vec!["newsletter".to_string()]),
         (
-            with(Control { tag: "textarea".into(), name: "notes".into(), ..Control::default() }, |c| {
+            with(Control { kind: "textarea".into(), name: "notes".into(), ..Control::default() }, |c| {
                 c.explicit = Some("note".into())
             }),
             vec!["call me, card 4111 1111 1111 1111".to_string()],
