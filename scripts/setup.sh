@@ -12,6 +12,12 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknow
   rustup target add wasm32-unknown-unknown
 fi
 
+# The bundle rebuilds std from source (scripts/build.sh says why).
+if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  step "adding the Rust component rust-src"
+  rustup component add rust-src
+fi
+
 # The CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
 wanted=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock)
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
