@@ -5,6 +5,14 @@
 //! are merged into one update (see [`reekolect_lead::Lead::merge`]), and the update is
 //! sent as a `PUT` to the site's proxy, which alone holds the API token.
 
+// A page runs the companion on one thread, and the free-list allocator is 2 KB gzipped
+// smaller than Rust's default dlmalloc (measured on the bundle).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: wasm32-unknown-unknown without the atomics feature has a single thread.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 mod attribution;
 mod config;
 mod context;
