@@ -20,6 +20,7 @@ wasm-bindgen --target web --out-dir dist target/bundle/wasm32-unknown-unknown/wa
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   -o dist/reekolect_companion_bg.wasm dist/reekolect_companion_bg.wasm
+node scripts/shorten-wasm-names.mjs dist
 cp js/index.js js/index.d.ts js/reekolect-companion.js dist/
 # What browsers download is minified (3 KB less gzipped); the types keep their docs.
 for file in reekolect_companion.js index.js reekolect-companion.js; do
