@@ -165,7 +165,7 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         workers => workers,
     };
-    let proxy = crate::server::spawn_router_on(listener, proxy::router(config), workers).map_err(StartError::Io)?;
+    let proxy = crate::server::spawn_proxy_on(listener, proxy::service(config), workers).map_err(StartError::Io)?;
     Ok(Serving { proxy, mock, upstream })
 }
 

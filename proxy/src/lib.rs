@@ -10,7 +10,8 @@
 //!
 //! Entry points:
 //! - [`start`] assembles what `reekolect-proxy serve` runs (proxy, and the mock in mock mode);
-//! - [`proxy::router`] and [`mock::router`] are the bare axum routers;
+//! - [`proxy::service`] is the proxy as served ([`Proxy`]: a hot path for `PUT`/`POST /lead`
+//!   in front of [`proxy::router`]); [`proxy::router`] and [`mock::router`] are axum routers;
 //! - [`mock::spawn`] and [`proxy::spawn`] run them on a listener, returning a [`ServerHandle`].
 
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod chaos;
 pub mod cli;
 mod error;
 mod forward;
+mod hot;
 pub mod leads;
 pub mod limits;
 pub mod metrics;
@@ -33,5 +35,6 @@ pub mod visitor;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;
+pub use hot::Proxy;
 pub use secret::Secret;
 pub use server::{spawn_router, ServerHandle};

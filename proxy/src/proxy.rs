@@ -6,7 +6,8 @@ use crate::breaker::Breaker;
 use crate::chaos::{Chaos, ChaosSettings};
 use crate::error::{json_errors, json_response, ApiError};
 use crate::forward::UpstreamClient;
-use crate::limits::{self, ClientIp, UuidLimiter};
+use crate::hot::{CorsHeaders, Hot, Proxy};
+use crate::limits::{self, ClientIp, IpLimiter, UuidLimiter};
 use crate::metrics::{self, Metrics};
 use crate::server::{self, ServerHandle};
 use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
@@ -113,13 +114,13 @@ impl ProxyConfig {
 }
 
 #[derive(Debug)]
-struct AppState {
+pub(crate) struct AppState {
     upstream: UpstreamClient,
     allow_bots: Option<Vec<BotIds>>,
-    visitor_key: Option<VisitorKey>,
+    pub(crate) visitor_key: Option<VisitorKey>,
     uuids: UuidLimiter,
     breaker: Arc<Breaker>,
-    metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<Metrics>,
     demo: bool,
     chaos: Option<Arc<Chaos>>,
 }
@@ -135,14 +136,18 @@ pub fn routed_paths(demo: bool) -> Vec<&'static str> {
     paths
 }
 
-/// The handlers (and route layers) of one path of [`routed_paths`].
-fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
+/// The handlers (and route layers) of one path of [`routed_paths`]; `ip_limiter` is the
+/// per-IP limiter of `/lead`, when there is one.
+fn route(path: &str, config: &ProxyConfig, ip_limiter: &mut Option<Arc<IpLimiter>>) -> MethodRouter<Arc<AppState>> {
     match path {
         "/lead" => {
             let lead = put(put_lead).post(post_lead).layer(RequestBodyLimitLayer::new(config.max_body_bytes));
             let (per_minute, burst) = config.ip_limit;
             match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
-                Some(layer) => lead.layer(layer),
+                Some((layer, limiter)) => {
+                    *ip_limiter = Some(limiter);
+                    lead.layer(layer)
+                }
                 None => lead,
             }
         }
@@ -158,8 +163,21 @@ fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
 
 /// The proxy as an axum router, with its layers (outermost first): request id, one log
 /// line per request, CORS, metrics, request timeout, JSON errors; on `/lead` also the
-/// per-IP rate limit and the body limit.
+/// per-IP rate limit and the body limit. [`service`] (what [`spawn`] and `serve` run)
+/// answers `PUT`/`POST /lead` on a hot path doing the same, and hands the rest to this.
 pub fn router(config: ProxyConfig) -> Router {
+    build(config).0
+}
+
+/// The proxy as served: `PUT`/`POST /lead` on the hot path ([`crate::hot`]), the rest
+/// through [`router`]. Both share their state (limiters, breaker, metrics).
+pub fn service(config: ProxyConfig) -> Proxy {
+    let (router, hot) = build(config);
+    Proxy::new(hot, router)
+}
+
+/// The router and what the hot path needs, sharing one state.
+fn build(config: ProxyConfig) -> (Router, Hot) {
     let breaker = Arc::new(Breaker::new(config.breaker.0, config.breaker.1));
     let metrics = Arc::new(Metrics::default());
     let state = Arc::new(AppState {
@@ -180,9 +198,17 @@ pub fn router(config: ProxyConfig) -> Router {
     });
 
     let mut api = Router::new();
+    let mut ip_limiter = None;
     for path in routed_paths(config.demo) {
-        api = api.route(path, route(path, &config));
+        api = api.route(path, route(path, &config, &mut ip_limiter));
     }
+    let hot = Hot {
+        state: state.clone(),
+        cors: CorsHeaders::new(&config.allow_origins, &EXPOSED),
+        request_timeout: config.request_timeout,
+        max_body_bytes: config.max_body_bytes,
+        ip_limit: ip_limiter.map(|limiter| (limiter, config.client_ip.clone())),
+    };
     let mut app = api
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -191,12 +217,17 @@ pub fn router(config: ProxyConfig) -> Router {
         Some(dir) => app.fallback_service(ServeDir::new(dir)),
         None => app.fallback(not_found),
     };
-    app.layer(from_fn_with_state(metrics, metrics::track))
+    let app = app
+        .layer(from_fn_with_state(metrics, metrics::track))
         .layer(cors(&config.allow_origins))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace_layer())
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRandomId))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRandomId));
+    (app, hot)
 }
+
+/// The headers answers expose to scripts (CORS).
+const EXPOSED: [HeaderName; 2] = [REQUEST_ID, header::RETRY_AFTER];
 
 /// CORS for `origins` (any when empty). Credentials are never allowed, so a wildcard
 /// cannot expose a cookie-authenticated answer.
@@ -205,7 +236,7 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_methods([Method::PUT, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(VISITOR_HEADER)])
-        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .expose_headers(EXPOSED)
         .allow_origin(origins)
         .max_age(Duration::from_secs(600))
 }
@@ -249,9 +280,13 @@ struct MakeRandomId;
 
 impl MakeRequestId for MakeRandomId {
     fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let id = uuid_v4(rand::random::<u128>());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
+}
+
+/// A new request id (UUID v4 shaped, from the thread's CSPRNG).
+pub(crate) fn new_request_id() -> HeaderValue {
+    HeaderValue::from_str(&uuid_v4(rand::random::<u128>())).expect("hex digits and dashes are a valid header value")
 }
 
 /// `bits` as a UUID v4 (version and variant bits set), `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
@@ -280,9 +315,9 @@ mod tests {
     }
 }
 
-/// Serves the proxy ([`router`]) on `listener`, on a new tokio task.
+/// Serves the proxy ([`service`]) on `listener`, on a new tokio task.
 pub fn spawn(listener: TcpListener, config: ProxyConfig) -> io::Result<ServerHandle> {
-    server::spawn_router(listener, router(config))
+    server::spawn_proxy_on(listener, service(config), 1)
 }
 
 /// The one log line per request: status and latency, inside the request's span (method, path).
@@ -300,9 +335,11 @@ pub(crate) fn log_response<B>(response: &axum::http::Response<B>, latency: Durat
 pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
     // One pass when the body is a well-formed object that parses as a lead (the usual case);
     // otherwise the checks below say what is wrong, in this order.
+    // `Lead`'s own `Deserialize` is what `parse_lead` runs, without tracking the path of
+    // every field (only needed to name the field at fault, so only on the error path).
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
         let mut source = serde_json::Deserializer::from_slice(body);
-        if let Ok(lead) = parse_lead(&mut source) {
+        if let Ok(lead) = <Lead as serde::Deserialize>::deserialize(&mut source) {
             if source.end().is_ok() {
                 return validate_lead(lead);
             }
@@ -325,9 +362,9 @@ pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
 
 /// Where a visitor token may travel besides its header.
 #[derive(Debug, Default, Deserialize)]
-struct LeadQuery {
+pub(crate) struct LeadQuery {
     /// `?visitor=`, for `navigator.sendBeacon`, which cannot set headers.
-    visitor: Option<String>,
+    pub(crate) visitor: Option<String>,
 }
 
 /// `PUT /lead`: validate, check, forward with the token, relay the answer.
@@ -361,7 +398,7 @@ async fn post_lead(
 }
 
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
-fn is_text_or_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_text_or_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -370,7 +407,7 @@ fn is_text_or_json(headers: &HeaderMap) -> bool {
 }
 
 /// Admits the update ([`admit`]) and forwards it.
-async fn submit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Response {
+pub(crate) async fn submit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Response {
     match admit(state, headers, query_token, body) {
         Ok(lead) => state.upstream.put_lead(&lead).await,
         Err(error) => error.into_response(),

@@ -1,7 +1,11 @@
 //! Running a router on a listener, with graceful shutdown.
 
-use axum::serve::{Listener, ListenerExt};
+use crate::hot::Proxy;
+use axum::serve::Listener;
 use axum::Router;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpStream};
@@ -64,20 +68,27 @@ pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerH
     Ok(ServerHandle { addr, stop: Some(stop), task })
 }
 
-/// Serves `router` on `listener` with `workers` threads, each running a single-threaded
-/// tokio runtime: this one (the caller's) and `workers - 1` new ones. This runtime accepts
-/// and hands each connection to the next thread in turn; a connection then stays on its
-/// thread, with its requests and the upstream calls they make (see `forward`), so requests
-/// are not passed between threads the way a work-stealing runtime does. State such as rate
-/// limiters, the breaker and metrics is shared (the router's clones share it).
-/// `workers <= 1` is [`spawn_router`].
-pub fn spawn_router_on(listener: TcpListener, router: Router, workers: usize) -> io::Result<ServerHandle> {
-    if workers <= 1 {
-        return spawn_router(listener, router);
-    }
+/// Serves the proxy on `listener` with `workers` threads, each running a single-threaded
+/// tokio runtime: this one (the caller's) and `workers - 1` new ones. With several, this
+/// runtime accepts and hands each connection to the next thread in turn; a connection then
+/// stays on its thread, with its requests and the upstream calls they make (see `forward`),
+/// so requests are not passed between threads the way a work-stealing runtime does. State
+/// such as rate limiters, the breaker and metrics is shared (the proxy's clones share it).
+/// Connections are served by hyper's HTTP/1 server, each request by [`Proxy::answer`].
+pub(crate) fn spawn_proxy_on(listener: TcpListener, proxy: Proxy, workers: usize) -> io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
+    if workers <= 1 {
+        let task = tokio::spawn(serve_proxy(listener, proxy, async move {
+            // Resolves on `shutdown()` and when the handle is dropped.
+            let _ = stopped.await;
+        }));
+        return Ok(ServerHandle { addr, stop: Some(stop), task });
+    }
     let (stop_all, stopping) = watch::channel(false);
+    let stopped_all = |mut stopping: watch::Receiver<bool>| async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
     let mut handoff = Vec::with_capacity(workers);
     let (to_here, here) = mpsc::unbounded_channel();
     handoff.push(to_here);
@@ -86,14 +97,14 @@ pub fn spawn_router_on(listener: TcpListener, router: Router, workers: usize) ->
         let (to_thread, incoming) = mpsc::unbounded_channel();
         handoff.push(to_thread);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let (router, stopping) = (router.clone(), stopping.clone());
+        let (proxy, stopping) = (proxy.clone(), stopping.clone());
         let thread = std::thread::Builder::new()
             .name(format!("reekolect-worker-{index}"))
-            .spawn(move || runtime.block_on(serve_handed(Handed { incoming, addr }, router, stopping)))?;
+            .spawn(move || runtime.block_on(serve_proxy(Handed { incoming, addr }, proxy, stopped_all(stopping))))?;
         threads.push(thread);
     }
     let task = tokio::spawn(async move {
-        let serving = serve_handed(Handed { incoming: here, addr }, router, stopping);
+        let serving = serve_proxy(Handed { incoming: here, addr }, proxy, stopped_all(stopping));
         let control = async move {
             tokio::select! {
                 // Resolves on `shutdown()` and when the handle is dropped.
@@ -112,6 +123,38 @@ pub fn spawn_router_on(listener: TcpListener, router: Router, workers: usize) ->
         result
     });
     Ok(ServerHandle { addr, stop: Some(stop), task })
+}
+
+/// Serves the connections `listener` accepts with hyper's HTTP/1 server until `stop`
+/// resolves, then stops accepting and lets in-flight requests finish (idle connections
+/// are closed), as `axum::serve`'s graceful shutdown does.
+async fn serve_proxy<L>(mut listener: L, proxy: Proxy, stop: impl Future<Output = ()>) -> io::Result<()>
+where
+    L: Listener<Io = TcpStream, Addr = SocketAddr>,
+{
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(stop);
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    // As `axum::serve`: no header read timeout; whole requests are bounded by the
+    // request timeout once their head is in.
+    http1.keep_alive(true);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        let proxy = proxy.clone();
+        let service = hyper::service::service_fn(move |request| proxy.clone().serve(request, peer));
+        let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::trace!("connection from {peer}: {err}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Accepts connections and hands them out in turn (never returns).
@@ -142,16 +185,6 @@ fn is_connection_error(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
     )
-}
-
-/// Serves the connections handed to this thread until `stopping` turns true (or its
-/// sender is gone), then lets in-flight requests finish.
-async fn serve_handed(handed: Handed, router: Router, mut stopping: watch::Receiver<bool>) -> io::Result<()> {
-    axum::serve(handed.tap_io(|_| {}), router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = stopping.wait_for(|stop| *stop).await;
-        })
-        .await
 }
 
 /// The connections handed to one thread, as an axum listener.

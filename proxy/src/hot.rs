@@ -1,0 +1,190 @@
+//! The hot path: `PUT` and `POST /lead` answered straight from the connection, without
+//! going through the router and its tower layers; every other request goes to the router.
+//!
+//! The router wraps each route in every layer (request id, trace, CORS, metrics, timeout,
+//! JSON errors, per-IP limit, body limit), and clones that stack for each request. Here the
+//! same concerns are applied in one function, with what they need computed once:
+//!
+//! | concern | router layer | here |
+//! | --- | --- | --- |
+//! | request id | `SetRequestIdLayer` + `PropagateRequestIdLayer` | kept from the request, else a new UUID v4; echoed |
+//! | log line | `TraceLayer` (span `request`, `log_response`) | the same span and the same line |
+//! | CORS (actual requests) | `CorsLayer` | the same `vary`, `access-control-expose-headers`, `access-control-allow-origin` |
+//! | metrics | `metrics::track` | counted under the route `/lead` |
+//! | request timeout | `TimeoutLayer` + `json_errors` | 408 JSON |
+//! | per-IP limit | `tower_governor` layer | the same limiter, checked first: 429 + `Retry-After` |
+//! | body limit | `RequestBodyLimitLayer` + `json_errors` | 413 JSON, by `Content-Length` or while reading |
+//! | the handler | `put_lead` / `post_lead` | [`submit`] (the same checks and forward) |
+//!
+//! `tests/hot_path.rs` checks that both answer the same.
+
+use crate::error::ApiError;
+use crate::limits::{too_many, ClientIp, IpLimiter};
+use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, AppState, LeadQuery, REQUEST_ID};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use governor::clock::{Clock, DefaultClock};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+use tracing::Instrument;
+
+/// The proxy as served: the hot path for `PUT`/`POST /lead`, the router for the rest.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    hot: Arc<Hot>,
+    router: Router,
+}
+
+/// What the hot path needs, built once.
+#[derive(Debug)]
+pub(crate) struct Hot {
+    pub(crate) state: Arc<AppState>,
+    pub(crate) cors: CorsHeaders,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) ip_limit: Option<(Arc<IpLimiter>, ClientIp)>,
+}
+
+impl Proxy {
+    pub(crate) fn new(hot: Hot, router: Router) -> Self {
+        Self { hot: Arc::new(hot), router }
+    }
+
+    /// The answer to one request from `peer`.
+    pub async fn answer(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+        let method = request.method();
+        if request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST) {
+            return self.hot.lead(request, peer).await;
+        }
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        match self.router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+
+    /// [`Self::answer`] as hyper wants it.
+    pub(crate) async fn serve(self, request: Request<Incoming>, peer: SocketAddr) -> Result<Response, Infallible> {
+        Ok(self.answer(request, peer).await)
+    }
+}
+
+impl Hot {
+    /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
+    /// CORS headers, the request timeout.
+    async fn lead(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+        let started = Instant::now();
+        let id = match request.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => new_request_id(),
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = %id.to_str().unwrap_or("-"),
+        );
+        let put = request.method() == Method::PUT;
+        let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
+        let answer = tokio::time::timeout(self.request_timeout, self.checked(request, peer));
+        let mut response = match answer.instrument(span.clone()).await {
+            Ok(response) => response,
+            Err(_) => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "request timeout: not answered in time").into_response()
+            }
+        };
+        self.state.metrics.request("/lead", if put { "PUT" } else { "POST" }, response.status().as_u16());
+        self.cors.apply(origin.as_ref(), response.headers_mut());
+        response.headers_mut().insert(REQUEST_ID, id);
+        span.in_scope(|| log_response(&response, started.elapsed(), &span));
+        response
+    }
+
+    /// The per-IP limit, the body limit, then the handler.
+    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+        if let Some((limiter, client_ip)) = &self.ip_limit {
+            let key = client_ip.of(request.headers(), Some(peer.ip()));
+            if let Err(not_until) = limiter.check_key(&key) {
+                // Whole seconds, as `tower_governor` counts them for the router's limit.
+                let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs();
+                return too_many(Duration::from_secs(wait), "client IP").into_response();
+            }
+        }
+        let (parts, body) = request.into_parts();
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(body) => body,
+            Err(error) => return error.into_response(),
+        };
+        if parts.method == Method::POST && !is_text_or_json(&parts.headers) {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content-type: must be text/plain or application/json",
+            )
+            .into_response();
+        }
+        // `?visitor=` only matters when visitor tokens are checked.
+        let query: LeadQuery = match &self.state.visitor_key {
+            Some(_) => Query::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default(),
+            None => LeadQuery::default(),
+        };
+        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body).await
+    }
+
+    /// The body, at most `max_body_bytes` (413 beyond, by its `Content-Length` or while reading).
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+        let too_large = || {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body: must be at most {} bytes", self.max_body_bytes))
+        };
+        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if length.is_some_and(|length| length > self.max_body_bytes) {
+            return Err(too_large());
+        }
+        match Limited::new(body, self.max_body_bytes).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
+            Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad request")),
+        }
+    }
+}
+
+/// The headers `CorsLayer` adds to an actual (non-preflight) answer, computed once.
+#[derive(Debug)]
+pub(crate) struct CorsHeaders {
+    any_origin: bool,
+    origins: Vec<HeaderValue>,
+    vary: HeaderValue,
+    expose: HeaderValue,
+}
+
+impl CorsHeaders {
+    /// For `origins` (any when empty) and the exposed `expose` headers, as [`crate::proxy`]'s
+    /// `cors` configures the layer (`tower_http`'s default `vary`, credentials never allowed).
+    pub(crate) fn new(origins: &[HeaderValue], expose: &[header::HeaderName]) -> Self {
+        let expose = expose.iter().map(header::HeaderName::as_str).collect::<Vec<_>>().join(",");
+        Self {
+            any_origin: origins.is_empty(),
+            origins: origins.to_vec(),
+            vary: HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers"),
+            expose: HeaderValue::from_str(&expose).expect("header names are valid header values"),
+        }
+    }
+
+    fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        headers.append(header::VARY, self.vary.clone());
+        headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.clone());
+        if self.any_origin {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        } else if let Some(origin) = origin.filter(|origin| self.origins.contains(origin)) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        }
+    }
+}
