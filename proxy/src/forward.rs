@@ -1,17 +1,15 @@
 //! The HTTP client side: calls to the upstream Reekolect API (real or mock).
 
 use crate::breaker::Breaker;
+use crate::direct::{DirectPut, Failure, Progress};
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
 use crate::Secret;
 use axum::body::{Body, Bytes};
-use axum::http::header::{CONTENT_TYPE, USER_AGENT};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::http::{HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -25,16 +23,13 @@ const MAX_RELAYED_TEXT: usize = 300;
 /// Our `User-Agent` upstream.
 const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 
-/// The upstream's token header.
-const BP_TOKEN: axum::http::HeaderName = axum::http::HeaderName::from_static("x-bp-token");
-
 /// A client for one upstream base URL and token.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
     http: reqwest::Client,
     /// The lead PUT over hyper's pooled client, for a plain-http upstream reached without
     /// a proxy (the mock, a sidecar); `None` sends it with reqwest (https, proxies).
-    direct: Option<DirectPut>,
+    direct: Option<Arc<DirectPut>>,
     base: String,
     token: Secret,
     timeout: Duration,
@@ -66,7 +61,7 @@ impl UpstreamClient {
             builder = builder.no_proxy();
         }
         let http = builder.build().expect("the HTTP client's TLS backend is built in");
-        let direct = DirectPut::new(&base, &token, timeout);
+        let direct = direct_put(&base, &token, timeout).map(Arc::new);
         Self { http, direct, base, token, timeout, breaker, metrics }
     }
 
@@ -97,7 +92,12 @@ impl UpstreamClient {
 
     /// Counts one upstream call in the metrics and the breaker.
     fn record(&self, started: Instant, failed: bool) {
-        self.metrics.upstream(started.elapsed(), failed);
+        self.record_latency(started.elapsed(), failed);
+    }
+
+    /// Counts one upstream call that took `latency`.
+    fn record_latency(&self, latency: Duration, failed: bool) {
+        self.metrics.upstream(latency, failed);
         if failed {
             self.breaker.failure();
         } else {
@@ -105,28 +105,27 @@ impl UpstreamClient {
         }
     }
 
-    /// [`Self::put_lead`] over hyper: the whole exchange (both tries, the answer's body)
-    /// within the upstream timeout.
+    /// [`Self::put_lead`] over [`DirectPut`]: the whole exchange (both tries, the answer's
+    /// body) within the upstream timeout. The metrics and the breaker count the call once its
+    /// head came (or it failed before): a 5xx or no answer is a failure.
     async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant) -> Response {
-        let deadline = tokio::time::Instant::from_std(started + self.timeout);
-        let mut sent = tokio::time::timeout_at(deadline, direct.send(body.clone())).await;
-        if matches!(&sent, Ok(Err(err)) if err.is_connect()) {
-            sent = tokio::time::timeout_at(deadline, direct.send(body)).await;
+        let mut progress = Progress::default();
+        let exchange = direct.put(&body, MAX_UPSTREAM_BODY, &mut progress);
+        let outcome = tokio::time::timeout(self.timeout, exchange).await;
+        match progress.head {
+            Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
+            None => self.record(started, true),
         }
-        let failed = !matches!(&sent, Ok(Ok(upstream)) if !upstream.status().is_server_error());
-        self.record(started, failed);
-        let upstream = match sent {
-            Ok(Ok(upstream)) => upstream,
-            Ok(Err(err)) => return self.unreachable(&err).into_response(),
-            Err(_) => return self.timed_out().into_response(),
-        };
-        let status = upstream.status();
-        let read = Limited::new(upstream.into_body(), MAX_UPSTREAM_BODY).collect();
-        match tokio::time::timeout_at(deadline, read).await {
-            Ok(Ok(collected)) => self.relay_body(status, collected.to_bytes()),
-            Ok(Err(err)) if err.is::<LengthLimitError>() => too_large().into_response(),
-            Ok(Err(_)) => closed_while_answering().into_response(),
-            Err(_) => read_timed_out().into_response(),
+        match outcome {
+            Ok(Ok((status, answer))) => self.relay_body(status, answer),
+            Ok(Err(Failure::TooLarge)) => too_large().into_response(),
+            Ok(Err(Failure::Body)) => closed_while_answering().into_response(),
+            Ok(Err(failure)) => {
+                let cause = self.scrub(failure.cause());
+                ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream unreachable: {cause}")).into_response()
+            }
+            Err(_) if progress.head.is_some() => read_timed_out().into_response(),
+            Err(_) => self.timed_out().into_response(),
         }
     }
 
@@ -306,73 +305,20 @@ fn closed_while_answering() -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, "upstream closed the connection while answering")
 }
 
-type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>;
-
-thread_local! {
-    /// One pooled client per thread (and connect timeout): a connection's task runs on the
-    /// runtime that opened it, so taking connections from this thread's pool keeps an upstream
-    /// call on the thread of the request that makes it (see `server::spawn_router_on`).
-    static CLIENTS: std::cell::RefCell<Vec<(Duration, HyperClient)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// The lead PUT over hyper's pooled HTTP/1 client (keep-alive, `TCP_NODELAY`), with the
-/// URL and the headers built once.
-#[derive(Debug, Clone)]
-struct DirectPut {
-    connect_timeout: Duration,
-    uri: Uri,
-    token: HeaderValue,
-}
-
-impl DirectPut {
-    /// For an `http://` `base` when no proxy applies: loopback, or no proxy variable set
-    /// (reqwest honours `HTTP_PROXY`/`ALL_PROXY`; this client does not). `None` otherwise.
-    fn new(base: &str, token: &Secret, timeout: Duration) -> Option<Self> {
-        let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-            .iter()
-            .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-        if !base.starts_with("http://") || (proxied && !is_loopback(base)) {
-            return None;
-        }
-        let uri: Uri = format!("{base}/inbox/direct/lead").parse().ok()?;
-        let mut token = HeaderValue::from_str(token.expose()).ok()?;
-        token.set_sensitive(true);
-        Some(Self { connect_timeout: timeout.min(Duration::from_secs(3)), uri, token })
+/// The lead PUT without reqwest, for an `http://` `base` when no proxy applies: loopback,
+/// or no proxy variable set (reqwest honours `HTTP_PROXY`/`ALL_PROXY`; this client does
+/// not). `None` otherwise, or when the token is not a valid header value.
+fn direct_put(base: &str, token: &Secret, timeout: Duration) -> Option<DirectPut> {
+    let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
+    if !base.starts_with("http://") || (proxied && !is_loopback(base)) {
+        return None;
     }
-
-    /// This thread's client.
-    fn client(&self) -> HyperClient {
-        CLIENTS.with_borrow_mut(|clients| {
-            if let Some((_, client)) = clients.iter().find(|(timeout, _)| *timeout == self.connect_timeout) {
-                return client.clone();
-            }
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_keepalive(Some(Duration::from_secs(30)));
-            connector.set_connect_timeout(Some(self.connect_timeout));
-            let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(256)
-                .pool_timer(TokioTimer::new())
-                .build(connector);
-            clients.push((self.connect_timeout, client.clone()));
-            client
-        })
-    }
-
-    async fn send(
-        &self,
-        body: Bytes,
-    ) -> Result<axum::http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
-        let mut request = axum::http::Request::new(Full::new(body));
-        *request.method_mut() = axum::http::Method::PUT;
-        *request.uri_mut() = self.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(BP_TOKEN, self.token.clone());
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
-        self.client().request(request).await
-    }
+    let uri: Uri = format!("{base}/inbox/direct/lead").parse().ok()?;
+    HeaderValue::from_str(token.expose()).ok()?;
+    let headers = [("x-bp-token", token.expose()), ("content-type", "application/json"), ("user-agent", AGENT)];
+    DirectPut::new(&uri, &headers, timeout.min(Duration::from_secs(3)))
 }
 
 /// The first `max` characters of `text`, with "…" when cut.

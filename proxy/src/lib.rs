@@ -20,6 +20,7 @@ pub mod app;
 pub mod breaker;
 pub mod chaos;
 pub mod cli;
+mod direct;
 mod error;
 mod forward;
 mod hot;

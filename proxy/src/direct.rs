@@ -1,0 +1,368 @@
+//! The lead PUT to a plain-http upstream (the embedded mock, a sidecar) over a small
+//! HTTP/1.1 client of its own: the request written in one `write` from a head built once,
+//! the answer read on the same task (no connection task, no channel between the two, no
+//! pool keyed by hashing the URL), keep-alive connections kept per thread.
+//!
+//! What it speaks: answers framed by `Content-Length`, by `Transfer-Encoding: chunked` or
+//! by the end of the connection; `1xx` interim answers skipped; `Connection: close` and
+//! HTTP/1.0 honoured (the connection is not reused). A connection taken from the pool that
+//! fails before any answer (the upstream closed it while idle) is replaced by a new one
+//! once, as hyper's pooled client does; https and proxies go through reqwest instead.
+
+use axum::http::{StatusCode, Uri};
+use bytes::{Buf, Bytes, BytesMut};
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Idle connections older than this are not reused.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most idle connections kept per thread.
+const MAX_IDLE_PER_THREAD: usize = 256;
+/// Largest answer head read, in bytes.
+const MAX_HEAD: usize = 64 * 1024;
+/// Most header lines in an answer.
+const MAX_HEADERS: usize = 64;
+
+/// Why an exchange failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No connection could be made.
+    Connect(io::Error),
+    /// The request could not be sent, or the connection ended before an answer's head.
+    Send(io::Error),
+    /// The answer's head is not HTTP/1.
+    Malformed(&'static str),
+    /// The answer's body did not come whole (closed, reset, malformed chunk).
+    Body,
+    /// The answer's body is larger than allowed.
+    TooLarge,
+}
+
+impl Failure {
+    /// The cause, for "upstream unreachable: …".
+    pub(crate) fn cause(&self) -> String {
+        match self {
+            Failure::Connect(err) | Failure::Send(err) => err.to_string(),
+            Failure::Malformed(what) => (*what).to_string(),
+            Failure::Body => "connection closed while answering".to_string(),
+            Failure::TooLarge => "answer too large".to_string(),
+        }
+    }
+}
+
+/// Where an exchange got to: the answer's status and when its head came, once it did.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    pub(crate) head: Option<(StatusCode, Instant)>,
+}
+
+/// The PUT of lead bodies to one plain-http URL, with its idle connections.
+#[derive(Debug)]
+pub(crate) struct DirectPut {
+    host: String,
+    port: u16,
+    connect_timeout: Duration,
+    /// `PUT … HTTP/1.1` and every header but the last, `content-length: `.
+    head: Vec<u8>,
+    /// Idle connections per thread (see [`thread_slot`]): a connection is registered with
+    /// the event loop of the thread that opened it, so it is only used on that thread.
+    idle: Mutex<Vec<Vec<(TcpStream, Instant)>>>,
+}
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A small number for this thread, an index into [`DirectPut::idle`].
+fn thread_slot() -> usize {
+    SLOT.with(|slot| *slot)
+}
+
+impl DirectPut {
+    /// For `uri` (http, with a host), sending `headers` (name, value; checked to be valid
+    /// header values by the caller) after `host`.
+    pub(crate) fn new(uri: &Uri, headers: &[(&str, &str)], connect_timeout: Duration) -> Option<Self> {
+        if uri.scheme_str() != Some("http") {
+            return None;
+        }
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(80);
+        let authority = match uri.port_u16() {
+            Some(port) if port != 80 => format!("{}:{port}", uri.host()?),
+            _ => uri.host()?.to_string(),
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut head = format!("PUT {path} HTTP/1.1\r\nhost: {authority}\r\n");
+        for (name, value) in headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str("content-length: ");
+        Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Mutex::new(Vec::new()) })
+    }
+
+    /// PUTs `body`; the answer's status and body (at most `max_body` bytes). `progress`
+    /// says whether the head came, for when the caller's deadline cuts this short.
+    pub(crate) async fn put(
+        &self,
+        body: &[u8],
+        max_body: usize,
+        progress: &mut Progress,
+    ) -> Result<(StatusCode, Bytes), Failure> {
+        let mut request = Vec::with_capacity(self.head.len() + 24 + body.len());
+        request.extend_from_slice(&self.head);
+        request.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+        request.extend_from_slice(b"\r\n\r\n");
+        request.extend_from_slice(body);
+        // A pooled connection the upstream closed while idle fails before any answer:
+        // once, a new connection. A connection error: once more (nothing was sent).
+        let (mut stream, mut reused) = match self.checkout() {
+            Some(stream) => (stream, true),
+            None => (self.connect().await?, false),
+        };
+        let mut retried = false;
+        loop {
+            match exchange(&mut stream, &request, max_body, progress).await {
+                Ok((status, answer, reusable)) => {
+                    if reusable {
+                        self.checkin(stream);
+                    }
+                    return Ok((status, answer));
+                }
+                Err(Failure::Send(_)) if reused && !retried => {}
+                Err(failure) => return Err(failure),
+            }
+            retried = true;
+            reused = false;
+            stream = match self.connect().await {
+                Ok(stream) => stream,
+                Err(Failure::Connect(_)) => self.connect().await?,
+                Err(failure) => return Err(failure),
+            };
+        }
+    }
+
+    /// A new connection (`TCP_NODELAY`, keep-alive probes after 30 s), within the connect
+    /// timeout; a failure is retried once by [`Self::put`].
+    async fn connect(&self) -> Result<TcpStream, Failure> {
+        let connect = TcpStream::connect((self.host.as_str(), self.port));
+        let stream = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => return Err(Failure::Connect(err)),
+            Err(_) => return Err(Failure::Connect(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))),
+        };
+        let _ = stream.set_nodelay(true);
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(30));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        Ok(stream)
+    }
+
+    /// The most recent idle connection of this thread, if one is young enough.
+    fn checkout(&self) -> Option<TcpStream> {
+        let slot = thread_slot();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(slot)?;
+        while let Some((stream, since)) = list.pop() {
+            if since.elapsed() < IDLE_TIMEOUT {
+                return Some(stream);
+            }
+        }
+        None
+    }
+
+    /// Keeps `stream` for this thread's next request.
+    fn checkin(&self, stream: TcpStream) {
+        let slot = thread_slot();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() <= slot {
+            idle.resize_with(slot + 1, Vec::new);
+        }
+        if idle[slot].len() < MAX_IDLE_PER_THREAD {
+            idle[slot].push((stream, Instant::now()));
+        }
+    }
+}
+
+/// How an answer's body is delimited.
+#[derive(Debug, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+/// One request and its answer on `stream`: (status, body, whether the connection can be reused).
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    max_body: usize,
+    progress: &mut Progress,
+) -> Result<(StatusCode, Bytes, bool), Failure> {
+    stream.write_all(request).await.map_err(Failure::Send)?;
+    let mut buf = BytesMut::with_capacity(4096);
+    let (status, framing, keep_alive) = 'head: loop {
+        if read_more(stream, &mut buf).await.map_err(Failure::Send)? == 0 {
+            let closed = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before an answer");
+            return Err(if buf.is_empty() {
+                Failure::Send(closed)
+            } else {
+                Failure::Malformed("incomplete answer head")
+            });
+        }
+        // Interim (1xx) answers come before the one that counts.
+        while let Some((len, status, framing, keep_alive)) = parse_head(&buf)? {
+            buf.advance(len);
+            if !status.is_informational() {
+                progress.head = Some((status, Instant::now()));
+                break 'head (status, framing, keep_alive);
+            }
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(Failure::Malformed("answer head too large"));
+        }
+    };
+    let body = read_body(stream, &mut buf, framing, max_body).await?;
+    // Bytes beyond the answer: the connection is in an unknown state.
+    Ok((status, body, keep_alive && buf.is_empty()))
+}
+
+/// Reads what the stream has into `buf` (growing it); 0 at the end of the stream.
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(4096);
+    }
+    stream.read_buf(buf).await
+}
+
+/// Reads until `buf` holds at least `len` bytes.
+async fn fill(stream: &mut TcpStream, buf: &mut BytesMut, len: usize) -> Result<(), Failure> {
+    buf.reserve(len.saturating_sub(buf.len()));
+    while buf.len() < len {
+        if read_more(stream, buf).await.map_err(|_| Failure::Body)? == 0 {
+            return Err(Failure::Body);
+        }
+    }
+    Ok(())
+}
+
+/// The next CRLF-ended line (without its CRLF), taken from `buf`.
+async fn line(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<BytesMut, Failure> {
+    loop {
+        if let Some(at) = buf.windows(2).position(|pair| pair == b"\r\n") {
+            let line = buf.split_to(at);
+            buf.advance(2);
+            return Ok(line);
+        }
+        if buf.len() > 4096 || read_more(stream, buf).await.map_err(|_| Failure::Body)? == 0 {
+            return Err(Failure::Body);
+        }
+    }
+}
+
+/// The answer's body as `framing` delimits it, the start of it already in `buf`.
+async fn read_body(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    framing: Framing,
+    max_body: usize,
+) -> Result<Bytes, Failure> {
+    match framing {
+        Framing::None => Ok(Bytes::new()),
+        Framing::Length(len) if len > max_body => Err(Failure::TooLarge),
+        Framing::Length(len) => {
+            fill(stream, buf, len).await?;
+            Ok(buf.split_to(len).freeze())
+        }
+        Framing::UntilClose => loop {
+            if buf.len() > max_body {
+                return Err(Failure::TooLarge);
+            }
+            if read_more(stream, buf).await.map_err(|_| Failure::Body)? == 0 {
+                return Ok(buf.split().freeze());
+            }
+        },
+        Framing::Chunked => {
+            let mut body = BytesMut::new();
+            loop {
+                let size_line = line(stream, buf).await?;
+                // `size[;extensions]`, in hex.
+                let size = size_line[..].split(|b| *b == b';').next().unwrap_or_default();
+                let size = std::str::from_utf8(size).map_err(|_| Failure::Body)?.trim();
+                let size = usize::from_str_radix(size, 16).map_err(|_| Failure::Body)?;
+                if size == 0 {
+                    // Trailers, up to an empty line.
+                    while !line(stream, buf).await?.is_empty() {}
+                    return Ok(body.freeze());
+                }
+                if body.len().saturating_add(size) > max_body {
+                    return Err(Failure::TooLarge);
+                }
+                fill(stream, buf, size + 2).await?;
+                body.extend_from_slice(&buf[..size]);
+                if &buf[size..size + 2] != b"\r\n" {
+                    return Err(Failure::Body);
+                }
+                buf.advance(size + 2);
+            }
+        }
+    }
+}
+
+/// Parses one answer head at the start of `buf`: its length, status, framing and whether
+/// the connection stays open; `None` when incomplete.
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut answer = httparse::Response::new(&mut headers);
+    let len = match answer.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(Failure::Malformed("invalid HTTP answer")),
+    };
+    let status = answer.code.and_then(|code| StatusCode::from_u16(code).ok());
+    let status = status.ok_or(Failure::Malformed("invalid HTTP status"))?;
+    let mut keep_alive = answer.version == Some(1);
+    let mut length: Option<usize> = None;
+    let mut chunked = None;
+    for header in answer.headers.iter() {
+        let value = std::str::from_utf8(header.value).unwrap_or("");
+        if header.name.eq_ignore_ascii_case("content-length") {
+            let parsed = value.trim().parse::<usize>().map_err(|_| Failure::Malformed("invalid content-length"))?;
+            if length.is_some_and(|known| known != parsed) {
+                return Err(Failure::Malformed("conflicting content-length"));
+            }
+            length = Some(parsed);
+        } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
+            // The last coding says whether the body is chunked (RFC 9112, 6.3).
+            let last = value.rsplit(',').next().unwrap_or("").trim();
+            chunked = Some(last.eq_ignore_ascii_case("chunked"));
+        } else if header.name.eq_ignore_ascii_case("connection")
+            && value.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
+        {
+            keep_alive = false;
+        }
+    }
+    let framing = if status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+    {
+        Framing::None
+    } else {
+        match (chunked, length) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) => Framing::UntilClose,
+            (None, Some(length)) => Framing::Length(length),
+            (None, None) => Framing::UntilClose,
+        }
+    };
+    if framing == Framing::UntilClose {
+        keep_alive = false;
+    }
+    Ok(Some((len, status, framing, keep_alive)))
+}
