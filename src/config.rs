@@ -3,6 +3,7 @@
 use crate::error::CompanionError;
 use js_sys::Reflect;
 use reekolect_lead::retry::Backoff;
+use reekolect_lead::text::{decimal, join};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The names of the options `init()` takes.
@@ -87,9 +88,9 @@ impl Options {
             _ => Err(config_error(
                 name.to_string()
                     + " must be a whole number of milliseconds from "
-                    + &min.to_string()
+                    + &decimal(min.into())
                     + " to "
-                    + &max.to_string(),
+                    + &decimal(max.into()),
             )),
         }
     }
@@ -105,7 +106,7 @@ impl Config {
         }
         if let Some(unknown) = crate::js::unknown_key(&value, &OPTIONS) {
             return Err(config_error(
-                "unknown option `".to_string() + &unknown + "` (expected one of " + &OPTIONS.join(", ") + ")",
+                "unknown option `".to_string() + &unknown + "` (expected one of " + &join(OPTIONS, ", ") + ")",
             ));
         }
         let options = Options(value);

@@ -4,6 +4,7 @@
 
 use js_sys::{Array, Object, Reflect};
 use reekolect_lead::outbox::{Entry, Outbox, Watermarks};
+use reekolect_lead::text::{decimal, join};
 use reekolect_lead::{Attribute, FieldError, Lead, Note};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -81,14 +82,14 @@ fn unknown_key(object: &JsValue, known: &[&str], path: &str) -> Result<(), Field
     match crate::js::unknown_key(object, known) {
         Some(key) => Err(FieldError::new(
             if path.is_empty() { key } else { path.to_string() + "." + &key },
-            "is not a known field (expected ".to_string() + &known.join(", ") + ")",
+            "is not a known field (expected ".to_string() + &join(known.iter().copied(), ", ") + ")",
         )),
         None => Ok(()),
     }
 }
 
 fn item_path(list: &str, i: u32) -> String {
-    list.to_string() + "[" + &i.to_string() + "]"
+    list.to_string() + "[" + &decimal(i.into()) + "]"
 }
 
 /// Reads a lead update from a JS object. Only `allowed` top-level keys are accepted; the
@@ -102,7 +103,7 @@ pub fn lead_from_js(value: &JsValue, allowed: &[&str]) -> Result<Lead, FieldErro
             allowed.iter().copied().filter(|k| !["uuid", "botId", "customerId"].contains(k)).collect();
         return Err(FieldError::new(
             key,
-            "is not a known field (expected one of ".to_string() + &settable.join(", ") + ")",
+            "is not a known field (expected one of ".to_string() + &join(settable, ", ") + ")",
         ));
     }
     let mut lead = Lead {

@@ -1,5 +1,6 @@
 //! The companion's errors, and how they reach JS: always as an `Error` object.
 
+use reekolect_lead::text::{decimal, join};
 use reekolect_lead::FieldError;
 use wasm_bindgen::JsValue;
 
@@ -49,8 +50,9 @@ impl CompanionError {
         match self {
             Self::Config(message) | Self::Context(message) | Self::Hook(message) => "Reekolect: ".to_string() + message,
             Self::Invalid(errors) => {
+                let described: Vec<String> = errors.iter().map(FieldError::describe).collect();
                 "Reekolect: invalid update, nothing sent: ".to_string()
-                    + &errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    + &join(described.iter().map(String::as_str), "; ")
             }
             Self::Network(message) => "Reekolect: the proxy could not be reached: ".to_string() + message,
             Self::Reset => "Reekolect: reset() dropped this update before it was sent".to_string(),
@@ -60,7 +62,7 @@ impl CompanionError {
                     + "); pending updates are kept in memory only"
             }
             Self::Rejected { status, message } => {
-                "Reekolect: the proxy answered ".to_string() + &status.to_string() + ": " + message
+                "Reekolect: the proxy answered ".to_string() + &decimal((*status).into()) + ": " + message
             }
         }
     }

@@ -202,5 +202,5 @@ fn label_of(element: &Element) -> String {
             }
         }
     }
-    copy.text_content().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")
+    reekolect_lead::text::join(copy.text_content().unwrap_or_default().split_whitespace(), " ")
 }

@@ -14,6 +14,7 @@
 
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use reekolect_lead::outbox::{Outbox, Watermarks};
+use reekolect_lead::text::decimal;
 use wasm_bindgen::{JsCast, JsValue};
 
 const OUTBOX_PREFIX: &str = "reekolect:outbox:";
@@ -38,13 +39,13 @@ pub struct Store {
 impl Store {
     /// A store for a new page id.
     pub fn new() -> Self {
-        let page_id = ((js_sys::Math::random() * 9e15) as u64).to_string();
+        let page_id = decimal((js_sys::Math::random() * 9e15) as u64);
         Self { page_id, degraded: false, leaving: false }
     }
 
     /// A new entry id, unique across pages.
     pub fn entry_id(&self, n: u64) -> String {
-        self.page_id.clone() + "-" + &n.to_string()
+        self.page_id.clone() + "-" + &decimal(n)
     }
 
     fn outbox_key(&self) -> String {
@@ -81,7 +82,7 @@ impl Store {
     pub fn beat(&self, holding: bool) -> Result<(), JsValue> {
         let local = LocalStorage::raw();
         if holding && !self.leaving {
-            local.set_item(&self.alive_key(), &(js_sys::Date::now() as u64).to_string())
+            local.set_item(&self.alive_key(), &decimal(js_sys::Date::now() as u64))
         } else {
             local.remove_item(&self.alive_key())
         }

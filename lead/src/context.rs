@@ -98,9 +98,9 @@ where
                 "no visitor UUID yet: nothing in sessionStorage holds one (the visitor has not opened the chat)".into()
             }
         }),
-        _ => Err("several visitor UUIDs in sessionStorage (keys ".to_string()
-            + &found.iter().map(|(k, _)| "\"".to_string() + k + "\"").collect::<Vec<_>>().join(", ")
-            + "): set uuidKey to say which"),
+        _ => Err("several visitor UUIDs in sessionStorage (keys \"".to_string()
+            + &crate::text::join(found.iter().map(|(k, _)| k.as_str()), "\", \"")
+            + "\"): set uuidKey to say which"),
     }
 }
 

@@ -17,6 +17,11 @@ impl FieldError {
     pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
         Self { field: field.into(), rule: rule.into() }
     }
+
+    /// `field: rule`, as `Display` writes it, without the formatting machinery.
+    pub fn describe(&self) -> String {
+        self.field.clone() + ": " + &self.rule
+    }
 }
 
 impl fmt::Display for FieldError {

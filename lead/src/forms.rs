@@ -371,7 +371,7 @@ pub fn update_from_form(controls: &[(Control, Vec<String>)]) -> Lead {
         if values.is_empty() {
             continue;
         }
-        let joined = values.join(", ");
+        let joined = crate::text::join(values.iter().map(String::as_str), ", ");
         match target {
             Target::Email => lead.email = Some(joined),
             Target::Name => lead.name = Some(joined),
@@ -396,7 +396,7 @@ pub fn update_from_form(controls: &[(Control, Vec<String>)]) -> Lead {
     if lead.name.is_none() {
         let parts: Vec<String> = [given, family].into_iter().flatten().collect();
         if !parts.is_empty() {
-            lead.name = Some(parts.join(" "));
+            lead.name = Some(crate::text::join(parts.iter().map(String::as_str), " "));
         }
     }
     lead

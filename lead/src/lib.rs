@@ -11,6 +11,7 @@ mod merge;
 mod model;
 pub mod outbox;
 pub mod retry;
+pub mod text;
 mod validate;
 
 pub use context::{find_visitor_uuid, is_uuid, parse_bot_page_url, parse_widget_script_text, BotIds};

@@ -1,6 +1,7 @@
 //! Validation and normalisation of a [`Lead`]: every rule the companion and the proxy share.
 
 use crate::context::{is_id, is_uuid};
+use crate::text::{decimal, join};
 use crate::{Attribute, FieldError, Lead, Note, STATUSES};
 
 /// The size bounds applied to a lead update.
@@ -105,7 +106,7 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Rule<T>) -> Optio
 
 fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
     if list.len() > Limits::LIST {
-        Err("must have at most ".to_string() + &Limits::LIST.to_string() + " entries")
+        Err("must have at most ".to_string() + &decimal(Limits::LIST as u64) + " entries")
     } else {
         Ok(list)
     }
@@ -118,7 +119,7 @@ fn text(value: &str, min: usize, max: usize, multiline: bool) -> Rule<String> {
         return Err("must not be empty".into());
     }
     if len > max {
-        return Err("must be at most ".to_string() + &max.to_string() + " characters");
+        return Err("must be at most ".to_string() + &decimal(max as u64) + " characters");
     }
     if value.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r'))) {
         return Err("must not contain control characters".into());
@@ -140,7 +141,7 @@ fn status(value: &str) -> Rule<String> {
     if STATUSES.contains(&upper.as_str()) {
         Ok(upper)
     } else {
-        Err("must be one of ".to_string() + &STATUSES.join(", "))
+        Err("must be one of ".to_string() + &join(STATUSES, ", "))
     }
 }
 
@@ -160,7 +161,7 @@ fn picture(value: &str) -> Rule<String> {
         return Err("must be an absolute http(s) URL".into());
     }
     if value.len() > Limits::URL {
-        return Err("must be at most ".to_string() + &Limits::URL.to_string() + " characters");
+        return Err("must be at most ".to_string() + &decimal(Limits::URL as u64) + " characters");
     }
     Ok(value.to_string())
 }
@@ -246,7 +247,7 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
 fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {
     let mut out = Vec::with_capacity(notes.len());
     for (i, note) in notes.into_iter().enumerate() {
-        let at = "notes[".to_string() + &i.to_string() + "]";
+        let at = "notes[".to_string() + &decimal(i as u64) + "]";
         let title = check(errors, &(at.clone() + ".title"), text(&note.title, 1, Limits::SHORT_TEXT, false));
         let description = check(errors, &(at + ".description"), text(&note.description, 0, Limits::LONG_TEXT, true));
         if let (Some(title), Some(description)) = (title, description) {
@@ -259,7 +260,7 @@ fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {
 fn tags(errors: &mut Vec<FieldError>, tags: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
-        let at = "tags[".to_string() + &i.to_string() + "]";
+        let at = "tags[".to_string() + &decimal(i as u64) + "]";
         if let Some(tag) = check(errors, &at, text(tag, 1, Limits::KEY, false)) {
             if !out.contains(&tag) {
                 out.push(tag);
@@ -272,7 +273,7 @@ fn tags(errors: &mut Vec<FieldError>, tags: Vec<String>) -> Vec<String> {
 fn attributes(errors: &mut Vec<FieldError>, list: Vec<Attribute>) -> Vec<Attribute> {
     let mut out: Vec<Attribute> = Vec::with_capacity(list.len());
     for (i, attribute) in list.iter().enumerate() {
-        let at = "attributes[".to_string() + &i.to_string() + "]";
+        let at = "attributes[".to_string() + &decimal(i as u64) + "]";
         let key = check(errors, &(at.clone() + ".key"), text(&attribute.key, 1, Limits::KEY, false));
         let value = check(errors, &(at + ".value"), text(&attribute.value, 0, Limits::VALUE, true));
         if let (Some(key), Some(value)) = (key, value) {
