@@ -79,9 +79,7 @@ impl UpstreamClient {
             .into_response();
         }
         let mut body = Vec::with_capacity(512);
-        if let Err(err) = serde_json::to_writer(&mut body, lead) {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response();
-        }
+        crate::wire::write_lead(&mut body, lead);
         let body = Bytes::from(body);
         let started = Instant::now();
         match &self.direct {

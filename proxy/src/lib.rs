@@ -33,6 +33,7 @@ pub mod proxy;
 mod secret;
 mod server;
 pub mod visitor;
+mod wire;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;

@@ -286,11 +286,18 @@ impl MakeRequestId for MakeRandomId {
 
 /// A new request id (UUID v4 shaped, from the thread's CSPRNG).
 pub(crate) fn new_request_id() -> HeaderValue {
-    HeaderValue::from_str(&uuid_v4(rand::random::<u128>())).expect("hex digits and dashes are a valid header value")
+    HeaderValue::from_bytes(&uuid_v4_bytes(rand::random::<u128>()))
+        .expect("hex digits and dashes are a valid header value")
 }
 
 /// `bits` as a UUID v4 (version and variant bits set), `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+#[cfg(test)]
 fn uuid_v4(bits: u128) -> String {
+    String::from_utf8(uuid_v4_bytes(bits).to_vec()).expect("hex digits and dashes are ASCII")
+}
+
+/// [`uuid_v4`]'s bytes.
+fn uuid_v4_bytes(bits: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let mut out = [0u8; 36];
@@ -303,7 +310,7 @@ fn uuid_v4(bits: u128) -> String {
             nibble += 1;
         }
     }
-    String::from_utf8(out.to_vec()).expect("hex digits and dashes are ASCII")
+    out
 }
 
 #[cfg(test)]
