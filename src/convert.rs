@@ -106,19 +106,10 @@ pub fn lead_from_js(value: &JsValue, allowed: &[&str]) -> Result<Lead, FieldErro
             "is not a known field (expected one of ".to_string() + &join(settable, ", ") + ")",
         ));
     }
-    let mut lead = Lead {
-        uuid: string(value, "uuid", "uuid")?,
-        bot_id: string(value, "botId", "botId")?,
-        customer_id: string(value, "customerId", "customerId")?,
-        agent_id: string(value, "agentId", "agentId")?,
-        status: string(value, "status", "status")?,
-        picture: string(value, "picture", "picture")?,
-        name: string(value, "name", "name")?,
-        email: string(value, "email", "email")?,
-        phone: string(value, "phone", "phone")?,
-        dial_code: string(value, "dialCode", "dialCode")?,
-        ..Lead::default()
-    };
+    let mut lead = Lead::default();
+    for (key, slot) in lead.scalars_mut() {
+        *slot = string(value, key, key)?;
+    }
     if let Some(items) = list(value, "notes")? {
         let mut notes = Vec::new();
         for (i, item) in items.iter().enumerate() {
@@ -186,19 +177,7 @@ fn pair(first: &str, a: &str, second: &str, b: &str) -> JsValue {
 /// The lead as a plain JS object in the wire format (camelCase, absent fields left out).
 pub fn lead_to_js(lead: &Lead) -> Object {
     let object = Object::new();
-    let scalars = [
-        ("uuid", &lead.uuid),
-        ("botId", &lead.bot_id),
-        ("customerId", &lead.customer_id),
-        ("agentId", &lead.agent_id),
-        ("status", &lead.status),
-        ("picture", &lead.picture),
-        ("name", &lead.name),
-        ("email", &lead.email),
-        ("phone", &lead.phone),
-        ("dialCode", &lead.dial_code),
-    ];
-    for (key, value) in scalars {
+    for (key, value) in lead.scalars() {
         if let Some(value) = value {
             set(&object, key, &JsValue::from_str(value));
         }

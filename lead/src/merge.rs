@@ -11,21 +11,10 @@ impl Lead {
     /// - attributes: merged by key, the later value wins, first-seen key order;
     /// - notes: appended.
     pub fn merge(&mut self, later: Lead) {
-        let scalars = [
-            (&mut self.uuid, later.uuid),
-            (&mut self.bot_id, later.bot_id),
-            (&mut self.customer_id, later.customer_id),
-            (&mut self.agent_id, later.agent_id),
-            (&mut self.status, later.status),
-            (&mut self.picture, later.picture),
-            (&mut self.name, later.name),
-            (&mut self.email, later.email),
-            (&mut self.phone, later.phone),
-            (&mut self.dial_code, later.dial_code),
-        ];
-        for (slot, value) in scalars {
+        let mut later = later;
+        for ((_, slot), (_, value)) in self.scalars_mut().into_iter().zip(later.scalars_mut()) {
             if value.is_some() {
-                *slot = value;
+                *slot = value.take();
             }
         }
         if let Some(notes) = later.notes {

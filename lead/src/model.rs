@@ -73,6 +73,41 @@ pub struct Lead {
     pub attributes: Option<Vec<Attribute>>,
 }
 
+impl Lead {
+    /// The ten string fields with their wire names, in wire order: code that treats them
+    /// alike walks this instead of naming each (one loop in the bundle, not ten copies).
+    pub fn scalars_mut(&mut self) -> [(&'static str, &mut Option<String>); 10] {
+        [
+            ("uuid", &mut self.uuid),
+            ("botId", &mut self.bot_id),
+            ("customerId", &mut self.customer_id),
+            ("agentId", &mut self.agent_id),
+            ("status", &mut self.status),
+            ("picture", &mut self.picture),
+            ("name", &mut self.name),
+            ("email", &mut self.email),
+            ("phone", &mut self.phone),
+            ("dialCode", &mut self.dial_code),
+        ]
+    }
+
+    /// The ten string fields with their wire names, in wire order.
+    pub fn scalars(&self) -> [(&'static str, &Option<String>); 10] {
+        [
+            ("uuid", &self.uuid),
+            ("botId", &self.bot_id),
+            ("customerId", &self.customer_id),
+            ("agentId", &self.agent_id),
+            ("status", &self.status),
+            ("picture", &self.picture),
+            ("name", &self.name),
+            ("email", &self.email),
+            ("phone", &self.phone),
+            ("dialCode", &self.dial_code),
+        ]
+    }
+}
+
 /// A note on the chat.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
