@@ -27,7 +27,7 @@ const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
     http: reqwest::Client,
-    /// The lead PUT over hyper's pooled client, for a plain-http upstream reached without
+    /// The lead PUT over [`DirectPut`] (our own HTTP/1.1 client), for a plain-http upstream reached without
     /// a proxy (the mock, a sidecar); `None` sends it with reqwest (https, proxies).
     direct: Option<Arc<DirectPut>>,
     base: String,

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     // `serve` runs one single-threaded runtime per worker thread (this one accepts and
-    // hands connections out, see `server::spawn_router_on`); the others a work-stealing one.
+    // hands connections out, see `server::spawn_proxy_on`); the others a work-stealing one.
     let runtime = match &cli.command {
         Command::Serve(_) => tokio::runtime::Builder::new_current_thread().enable_all().build(),
         _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
