@@ -34,11 +34,11 @@ pub fn validate_fields(lead: Lead) -> Result<Lead, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut out = Lead { uuid: lead.uuid, bot_id: lead.bot_id, customer_id: lead.customer_id, ..Lead::default() };
 
-    out.agent_id = lead.agent_id.and_then(|v| check(&mut errors, "agentId", id(&v)));
+    out.agent_id = lead.agent_id.and_then(|v| check(&mut errors, "agentId", id(v)));
     out.status = lead.status.and_then(|v| check(&mut errors, "status", status(&v)));
-    out.picture = lead.picture.and_then(|v| check(&mut errors, "picture", picture(&v)));
-    out.name = lead.name.and_then(|v| check(&mut errors, "name", text(&v, 1, Limits::SHORT_TEXT, false)));
-    out.email = lead.email.and_then(|v| check(&mut errors, "email", email(&v)));
+    out.picture = lead.picture.and_then(|v| check(&mut errors, "picture", picture(v)));
+    out.name = lead.name.and_then(|v| check(&mut errors, "name", text(v, 1, Limits::SHORT_TEXT, false)));
+    out.email = lead.email.and_then(|v| check(&mut errors, "email", email(v)));
     out.dial_code = lead.dial_code.and_then(|v| check(&mut errors, "dialCode", dial_code(&v)));
     if let Some(raw) = lead.phone {
         if let Some((code, number)) = check(&mut errors, "phone", phone(&raw)) {
@@ -82,8 +82,8 @@ pub fn validate_lead(lead: Lead) -> Result<Lead, Vec<FieldError>> {
         match value {
             None => errors.push(FieldError::new(field, "is required")),
             Some(v) => {
-                if let Err(rule) = id(v) {
-                    errors.push(FieldError::new(field, rule));
+                if !is_id(v.trim()) {
+                    errors.push(FieldError::new(field, ID_RULE));
                 }
             }
         }
@@ -104,6 +104,26 @@ fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Rule<T>) -> Optio
     result.map_err(|rule| errors.push(FieldError::new(field, rule))).ok()
 }
 
+/// [`check`] for an item of a list: its path (`tags[3]`, `notes[0].title`) is only
+/// written when the rule is broken, which valid updates never pay for.
+fn check_item<T>(errors: &mut Vec<FieldError>, list: &str, i: usize, part: &str, result: Rule<T>) -> Option<T> {
+    result
+        .map_err(|rule| errors.push(FieldError::new(list.to_string() + "[" + &decimal(i as u64) + "]" + part, rule)))
+        .ok()
+}
+
+/// `value` without surrounding whitespace, reusing its allocation when it has none.
+fn trimmed(value: String) -> String {
+    let trimmed = value.trim();
+    if trimmed.len() == value.len() {
+        value
+    } else {
+        trimmed.to_string()
+    }
+}
+
+const ID_RULE: &str = "must be 1 to 64 letters, digits, '-' or '_'";
+
 fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
     if list.len() > Limits::LIST {
         Err("must have at most ".to_string() + &decimal(Limits::LIST as u64) + " entries")
@@ -112,27 +132,32 @@ fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
     }
 }
 
-fn text(value: &str, min: usize, max: usize, multiline: bool) -> Rule<String> {
-    let value = value.trim();
-    let len = value.chars().count();
+fn text(value: String, min: usize, max: usize, multiline: bool) -> Rule<String> {
+    let value = trimmed(value);
+    // One pass for both the length in characters and the control characters.
+    let (mut len, mut control) = (0, false);
+    for c in value.chars() {
+        len += 1;
+        control |= c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
+    }
     if len < min {
         return Err("must not be empty".into());
     }
     if len > max {
         return Err("must be at most ".to_string() + &decimal(max as u64) + " characters");
     }
-    if value.chars().any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r'))) {
+    if control {
         return Err("must not contain control characters".into());
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
-fn id(value: &str) -> Rule<String> {
-    let value = value.trim();
-    if is_id(value) {
-        Ok(value.to_string())
+fn id(value: String) -> Rule<String> {
+    let value = trimmed(value);
+    if is_id(&value) {
+        Ok(value)
     } else {
-        Err("must be 1 to 64 letters, digits, '-' or '_'".into())
+        Err(ID_RULE.into())
     }
 }
 
@@ -145,9 +170,9 @@ fn status(value: &str) -> Rule<String> {
     }
 }
 
-fn picture(value: &str) -> Rule<String> {
-    let value = value.trim();
-    let lower = value.get(..8).unwrap_or(value).to_ascii_lowercase();
+fn picture(value: String) -> Rule<String> {
+    let value = trimmed(value);
+    let lower = value.get(..8).unwrap_or(&value).to_ascii_lowercase();
     let rest = if lower.starts_with("https://") {
         &value[8..]
     } else if lower.starts_with("http://") {
@@ -163,12 +188,12 @@ fn picture(value: &str) -> Rule<String> {
     if value.len() > Limits::URL {
         return Err("must be at most ".to_string() + &decimal(Limits::URL as u64) + " characters");
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
-fn email(value: &str) -> Rule<String> {
+fn email(value: String) -> Rule<String> {
     const RULE: &str = "must be an email address like name@example.com";
-    let value = value.trim();
+    let value = trimmed(value);
     if value.len() > 254 {
         return Err("must be at most 254 characters".into());
     }
@@ -178,19 +203,28 @@ fn email(value: &str) -> Rule<String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|l| {
+        && local.chars().all(|c| {
+            !c.is_whitespace()
+                && !c.is_control()
+                && !matches!(c, '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"')
+        });
+    let tld = domain.rsplit('.').next().unwrap_or("");
+    let domain_ok = domain.contains('.')
+        && domain.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        && tld.chars().count() >= 2
+        && !tld.chars().all(|c| c.is_ascii_digit());
     if local_ok && domain_ok {
-        Ok(local.to_string() + "@" + &domain.to_ascii_lowercase())
+        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+            Ok(local.to_string() + "@" + &domain.to_ascii_lowercase())
+        } else {
+            Ok(value)
+        }
     } else {
         Err(RULE.into())
     }
@@ -220,7 +254,7 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
         Some(rest) => (true, rest),
         None => (false, value),
     };
-    if !rest.chars().all(|c| c.is_ascii_digit() || " -.()".contains(c)) {
+    if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
         return Err("may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into());
     }
     let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
@@ -247,9 +281,9 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
 fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {
     let mut out = Vec::with_capacity(notes.len());
     for (i, note) in notes.into_iter().enumerate() {
-        let at = "notes[".to_string() + &decimal(i as u64) + "]";
-        let title = check(errors, &(at.clone() + ".title"), text(&note.title, 1, Limits::SHORT_TEXT, false));
-        let description = check(errors, &(at + ".description"), text(&note.description, 0, Limits::LONG_TEXT, true));
+        let title = check_item(errors, "notes", i, ".title", text(note.title, 1, Limits::SHORT_TEXT, false));
+        let description =
+            check_item(errors, "notes", i, ".description", text(note.description, 0, Limits::LONG_TEXT, true));
         if let (Some(title), Some(description)) = (title, description) {
             out.push(Note { title, description });
         }
@@ -259,9 +293,8 @@ fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {
 
 fn tags(errors: &mut Vec<FieldError>, tags: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
-    for (i, tag) in tags.iter().enumerate() {
-        let at = "tags[".to_string() + &decimal(i as u64) + "]";
-        if let Some(tag) = check(errors, &at, text(tag, 1, Limits::KEY, false)) {
+    for (i, tag) in tags.into_iter().enumerate() {
+        if let Some(tag) = check_item(errors, "tags", i, "", text(tag, 1, Limits::KEY, false)) {
             if !out.contains(&tag) {
                 out.push(tag);
             }
@@ -272,10 +305,9 @@ fn tags(errors: &mut Vec<FieldError>, tags: Vec<String>) -> Vec<String> {
 
 fn attributes(errors: &mut Vec<FieldError>, list: Vec<Attribute>) -> Vec<Attribute> {
     let mut out: Vec<Attribute> = Vec::with_capacity(list.len());
-    for (i, attribute) in list.iter().enumerate() {
-        let at = "attributes[".to_string() + &decimal(i as u64) + "]";
-        let key = check(errors, &(at.clone() + ".key"), text(&attribute.key, 1, Limits::KEY, false));
-        let value = check(errors, &(at + ".value"), text(&attribute.value, 0, Limits::VALUE, true));
+    for (i, attribute) in list.into_iter().enumerate() {
+        let key = check_item(errors, "attributes", i, ".key", text(attribute.key, 1, Limits::KEY, false));
+        let value = check_item(errors, "attributes", i, ".value", text(attribute.value, 0, Limits::VALUE, true));
         if let (Some(key), Some(value)) = (key, value) {
             match out.iter_mut().find(|a| a.key == key) {
                 Some(existing) => existing.value = value,
