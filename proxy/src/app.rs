@@ -189,6 +189,7 @@ fn config_from(
         allow_bots,
         timeout: args.upstream_timeout,
         request_timeout: args.request_timeout,
+        header_timeout: args.header_timeout,
         max_body_bytes: args.max_body_bytes,
         ip_limit: (args.ip_per_minute, args.ip_burst),
         uuid_limit: (args.uuid_per_minute, args.uuid_burst),

@@ -13,6 +13,8 @@ use std::time::Duration;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default limit on a whole request (reading the body, validating, forwarding).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time allowed for a request's head (and an idle keep-alive connection).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default limit on one upstream call.
 pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default sustained `/lead` requests per minute per client IP.
@@ -95,6 +97,10 @@ pub struct ServeArgs {
     /// Limit on a whole request, like `15s` (answers 408).
     #[arg(long, env = "REEKOLECT_REQUEST_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// Time a client may take to send a request's head, like `10s`; also how long an idle
+    /// keep-alive connection stays open. Slow or silent clients are disconnected.
+    #[arg(long, env = "REEKOLECT_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: Duration,
     /// Limit on one upstream call, like `10s` (answers 504).
     #[arg(long, env = "REEKOLECT_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
@@ -174,6 +180,7 @@ impl ServeArgs {
             allow_any_bot: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             ip_per_minute: DEFAULT_IP_PER_MINUTE,
             ip_burst: DEFAULT_IP_BURST,

@@ -49,6 +49,7 @@ pub(crate) struct Hot {
     pub(crate) state: Arc<AppState>,
     pub(crate) cors: CorsHeaders,
     pub(crate) request_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) ip_limit: Option<(Arc<IpLimiter>, ClientIp)>,
 }
@@ -70,6 +71,12 @@ impl Proxy {
             Ok(response) => response,
             Err(never) => match never {},
         }
+    }
+
+    /// How long a connection may take to send a request's head, and how long an idle
+    /// keep-alive connection is kept: a slow or silent client cannot hold connections open.
+    pub(crate) fn header_timeout(&self) -> Duration {
+        self.hot.header_timeout
     }
 
     /// [`Self::answer`] as hyper wants it.

@@ -63,6 +63,9 @@ pub struct ProxyConfig {
     pub timeout: Duration,
     /// Whole-request timeout (answers 408).
     pub request_timeout: Duration,
+    /// Time allowed for a request's head, and for an idle keep-alive connection (the
+    /// connection is closed).
+    pub header_timeout: Duration,
     /// Whether `GET /demo/leads` exists: only when the upstream is the embedded mock,
     /// since it lists every lead to anyone who asks.
     pub demo: bool,
@@ -98,6 +101,7 @@ impl ProxyConfig {
             token,
             timeout: UPSTREAM_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             demo: false,
             www: None,
             allow_origins: Vec::new(),
@@ -206,6 +210,7 @@ fn build(config: ProxyConfig) -> (Router, Hot) {
         state: state.clone(),
         cors: CorsHeaders::new(&config.allow_origins, &EXPOSED),
         request_timeout: config.request_timeout,
+        header_timeout: config.header_timeout,
         max_body_bytes: config.max_body_bytes,
         ip_limit: ip_limiter.map(|limiter| (limiter, config.client_ip.clone())),
     };

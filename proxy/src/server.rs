@@ -135,9 +135,9 @@ where
     let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
     let mut http1 = hyper::server::conn::http1::Builder::new();
-    // As `axum::serve`: no header read timeout; whole requests are bounded by the
-    // request timeout once their head is in.
     http1.keep_alive(true);
+    http1.timer(hyper_util::rt::TokioTimer::new());
+    http1.header_read_timeout(proxy.header_timeout());
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted,

@@ -263,3 +263,40 @@ async fn preflight_allows_the_visitor_header_without_credentials() {
     })
     .await
 }
+
+/// Reads until the server closes the connection; how long that took.
+async fn time_until_closed(stream: &mut tokio::net::TcpStream) -> (Duration, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was still open after 5 s");
+    (started.elapsed(), answer)
+}
+
+#[tokio::test]
+async fn slow_heads_and_idle_connections_are_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    bounded(async {
+        let mut config = config("http://127.0.0.1:9");
+        config.header_timeout = Duration::from_millis(300);
+        let proxy = start_proxy(config).await;
+
+        // A head that never ends (the slowloris pattern).
+        let mut slow = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        slow.write_all(b"PUT /lead HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\n").await.unwrap();
+        let (waited, _) = time_until_closed(&mut slow).await;
+        assert!(waited >= Duration::from_millis(200), "closed too early: {waited:?}");
+
+        // A keep-alive connection that answered one request, then stays silent.
+        let mut idle = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: proxy\r\n\r\n").await.unwrap();
+        let (waited, answer) = time_until_closed(&mut idle).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(waited >= Duration::from_millis(200), "closed too early: {waited:?}");
+
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}
