@@ -305,15 +305,17 @@ fn uuid_v4(bits: u128) -> String {
 fn uuid_v4_bytes(bits: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let mut out = [0u8; 36];
-    let mut nibble = 0;
-    for (at, slot) in out.iter_mut().enumerate() {
-        if matches!(at, 8 | 13 | 18 | 23) {
-            *slot = b'-';
-        } else {
-            *slot = HEX[((bits >> (124 - 4 * nibble)) & 0xf) as usize];
-            nibble += 1;
+    // A byte at a time (two digits), from the big-endian bytes: u128 shifts per digit cost
+    // a tenth of a proxied request's instructions.
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (i, byte) in bits.to_be_bytes().into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
         }
+        out[at] = HEX[usize::from(byte >> 4)];
+        out[at + 1] = HEX[usize::from(byte & 0xf)];
+        at += 2;
     }
     out
 }
@@ -324,6 +326,7 @@ mod tests {
     fn request_ids_are_uuid_v4_shaped() {
         assert_eq!(super::uuid_v4(0), "00000000-0000-4000-8000-000000000000");
         assert_eq!(super::uuid_v4(u128::MAX), "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(super::uuid_v4(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef), "01234567-89ab-4def-8123-456789abcdef");
     }
 }
 
