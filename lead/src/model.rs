@@ -194,7 +194,9 @@ impl<'de> de::Visitor<'de> for ScalarString {
         Ok(v.to_string())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
-        if v.is_finite() {
+        if v == 0.0 {
+            Ok("0".into()) // -0 too, as JavaScript's String(-0) writes it
+        } else if v.is_finite() {
             Ok(v.to_string())
         } else {
             Err(E::invalid_value(de::Unexpected::Float(v), &self))

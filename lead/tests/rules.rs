@@ -52,6 +52,13 @@ fn attributes_accept_an_object_and_scalar_values() {
 }
 
 #[test]
+fn negative_zero_is_written_as_javascript_writes_it() {
+    let lead = parse(serde_json::from_str(r#"{"attributes": {"a": -0, "b": -0.0, "c": 0.0}}"#).unwrap()).unwrap();
+    let values: Vec<String> = lead.attributes.unwrap().into_iter().map(|a| a.value).collect();
+    assert_eq!(values, ["0", "0", "0"]);
+}
+
+#[test]
 fn shape_errors_name_the_field() {
     let cases = [
         (json!({"nmae": "x"}), "nmae: is not a known field"),
