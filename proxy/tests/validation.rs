@@ -55,6 +55,26 @@ async fn an_array_body_is_a_400() {
 }
 
 #[tokio::test]
+async fn deeply_nested_bodies_are_a_400_and_the_proxy_lives_on() {
+    bounded(async {
+        let proxy = proxy().await;
+        // 60 KB of nesting, within the 64 KiB body limit: a parser that recursed without a
+        // limit would overflow its stack and take the process down (sonic-rs did, when tried).
+        for field in ["tags", "notes", "name"] {
+            let body = format!(r#"{{"{field}":{}{}}}"#, "[".repeat(30_000), "]".repeat(30_000));
+            let (status, answer) = put_raw(&proxy.url(), body).await;
+            assert_eq!(status, 400, "{answer}");
+        }
+        let (status, answer) = put_raw(&proxy.url(), "[".repeat(60_000)).await;
+        assert_eq!(status, 400, "{answer}");
+        let (status, answer) = put_json(&proxy.url(), &json!({"name": 1})).await;
+        assert_400(status, &answer, "name");
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
 async fn an_unknown_field_is_a_400_naming_it() {
     bounded(async {
         let proxy = proxy().await;
