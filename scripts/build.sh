@@ -18,7 +18,7 @@ rm -rf dist && mkdir -p dist
 wasm-bindgen --target web --out-dir dist target/bundle/wasm32-unknown-unknown/wasm-release/reekolect_companion.wasm
 # The npm binaryen's wasm-opt: Debian's older one corrupts modules from this Rust.
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-reference-types --enable-multivalue --enable-mutable-globals \
+  --enable-reference-types --enable-multivalue --enable-mutable-globals --strip-producers --strip-target-features \
   -o dist/reekolect_companion_bg.wasm dist/reekolect_companion_bg.wasm
 node scripts/shorten-wasm-names.mjs dist
 cp js/index.js js/index.d.ts js/reekolect-companion.js dist/
