@@ -66,6 +66,7 @@ REEKOLECT_API_TOKEN=$TOKEN RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$PROXY
   --upstream "http://127.0.0.1:$MOCK_PORT" --allow-bot benchbot:benchcustomer \
   --ip-per-minute 0 --uuid-per-minute 600 --uuid-burst 50 \
   >"$TMP/proxy.out" 2>"$TMP/proxy.log" &
+PROXY_PID=$!
 PIDS+=($!)
 wait_port "$PROXY_PORT"
 
@@ -99,6 +100,7 @@ http {
 }
 EOF
 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log" &
+NGINX_PID=$!
 PIDS+=($!)
 wait_port "$NGINX_PORT"
 
@@ -130,21 +132,38 @@ for port in "$PROXY_PORT" "$NGINX_PORT"; do
   [ "$errors" = 0 ] || { say "127.0.0.1:$port answers errors: $out"; cat "$TMP"/*.log >&2; exit 1; }
 done
 
-run() { # name port
+# CPU time (user + system, all threads) of a process and its children, in clock ticks: what a
+# request costs the server, whatever else the machine is doing.
+cpu_ticks() { # pid
+  local total=0 pid fields
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    read -r -a fields <"/proc/$pid/stat" || continue
+    total=$((total + fields[13] + fields[14]))
+  done
+  echo "$total"
+}
+
+run() { # name port pid
+  local before result
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$TMP/put.lua" "http://127.0.0.1:$2" >/dev/null # warm-up
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/put.lua" "http://127.0.0.1:$2" \
-    | grep '^RESULT' | sed "s/^RESULT/$1/"
+  before=$(cpu_ticks "$3")
+  result=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/put.lua" "http://127.0.0.1:$2" \
+    | grep '^RESULT' | sed "s/^RESULT/$1/")
+  echo "$result" | awk -v ticks=$(($(cpu_ticks "$3") - before)) -v hz="$(getconf CLK_TCK)" \
+    '{ printf "%s %.1f\n", $0, ticks / hz * 1e6 / $5 }'
 }
 say "wrk: $THREADS threads, $CONNECTIONS connections, $DURATION each, on $(nproc) cores"
 direct=$(LEAD_PATH=/inbox/direct/lead wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/put.lua" \
   -H "x-bp-token: $TOKEN" "http://127.0.0.1:$MOCK_PORT" 2>/dev/null | grep '^RESULT' || true)
-nginx=$(run nginx "$NGINX_PORT")
-ours=$(run reekolect-proxy "$PROXY_PORT")
+nginx=$(run nginx "$NGINX_PORT" "$NGINX_PID")
+ours=$(run reekolect-proxy "$PROXY_PORT" "$PROXY_PID")
 
-printf '%-16s %10s %9s %9s %10s %7s\n' target 'req/s' 'p50 ms' 'p99 ms' requests errors
-printf '%-16s %10s %9s %9s %10s %7s\n' $nginx
-printf '%-16s %10s %9s %9s %10s %7s\n' $ours
+printf '%-16s %10s %9s %9s %10s %7s %12s\n' target 'req/s' 'p50 ms' 'p99 ms' requests errors 'cpu µs/req'
+printf '%-16s %10s %9s %9s %10s %7s %12s\n' $nginx
+printf '%-16s %10s %9s %9s %10s %7s %12s\n' $ours
 ratio=$(awk -v a="$(echo "$ours" | awk '{print $2}')" -v b="$(echo "$nginx" | awk '{print $2}')" \
   'BEGIN { printf "%.2f", a / b }')
 echo "ratio ours/nginx (req/s): $ratio"
+echo "server CPU per request, ours/nginx: $(awk -v a="$(echo "$ours" | awk '{print $7}')" \
+  -v b="$(echo "$nginx" | awk '{print $7}')" 'BEGIN { printf "%.2f", a / b }') (user + system time of the server's processes)"
 echo "note: the mock alone (wrk straight to it, its PUT path only) did $(echo "$direct" | awk '{print $2}') req/s"
