@@ -1,6 +1,6 @@
 // Gives the wasm module's imports and exports one- or two-letter names, and the JS glue
 // the same ones. wasm-bindgen names them after Rust paths and hashes (up to 300 characters
-// each, 160 of them), which both the .wasm and the glue carry: 3 KB of the gzipped bundle.
+// each, about 150 of them), which both the .wasm and the glue carry: 3 KB of the gzipped bundle.
 //
 // Usage: node scripts/shorten-wasm-names.mjs <dir>   (after wasm-bindgen, before esbuild)
 // Runs binaryen's wasm-opt pass on <dir>/reekolect_companion_bg.wasm and rewrites

@@ -7,17 +7,19 @@ use reekolect_lead::{Attribute, Lead, Note};
 
 /// Appends `lead` as JSON to `out`.
 pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
+    // Every field named, so that a new one is a compile error here; the scalars' wire names
+    // and order come from `Lead::scalars`, as everywhere else.
     let Lead {
-        uuid,
-        bot_id,
-        customer_id,
-        agent_id,
-        status,
-        picture,
-        name,
-        email,
-        phone,
-        dial_code,
+        uuid: _,
+        bot_id: _,
+        customer_id: _,
+        agent_id: _,
+        status: _,
+        picture: _,
+        name: _,
+        email: _,
+        phone: _,
+        dial_code: _,
         notes,
         tags,
         attributes,
@@ -33,19 +35,7 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
     };
-    let scalars = [
-        ("uuid", uuid),
-        ("botId", bot_id),
-        ("customerId", customer_id),
-        ("agentId", agent_id),
-        ("status", status),
-        ("picture", picture),
-        ("name", name),
-        ("email", email),
-        ("phone", phone),
-        ("dialCode", dial_code),
-    ];
-    for (name, value) in scalars {
+    for (name, value) in lead.scalars() {
         if let Some(value) = value {
             field(out, name);
             string(out, value);
@@ -53,13 +43,7 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
     }
     if let Some(notes) = notes {
         field(out, "notes");
-        list(out, notes, |out, Note { title, description }| {
-            out.extend_from_slice(b"{\"title\":");
-            string(out, title);
-            out.extend_from_slice(b",\"description\":");
-            string(out, description);
-            out.push(b'}');
-        });
+        list(out, notes, |out, Note { title, description }| pair(out, ("title", title), ("description", description)));
     }
     if let Some(tags) = tags {
         field(out, "tags");
@@ -67,14 +51,21 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
     }
     if let Some(attributes) = attributes {
         field(out, "attributes");
-        list(out, attributes, |out, Attribute { key, value }| {
-            out.extend_from_slice(b"{\"key\":");
-            string(out, key);
-            out.extend_from_slice(b",\"value\":");
-            string(out, value);
-            out.push(b'}');
-        });
+        list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value)));
     }
+    out.push(b'}');
+}
+
+/// `{"first":"…","second":"…"}`.
+fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str)) {
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(first.as_bytes());
+    out.extend_from_slice(b"\":");
+    string(out, a);
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(second.as_bytes());
+    out.extend_from_slice(b"\":");
+    string(out, b);
     out.push(b'}');
 }
 
