@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod app;
 pub mod breaker;
 pub mod chaos;
