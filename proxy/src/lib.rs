@@ -25,6 +25,7 @@ mod direct;
 mod error;
 mod forward;
 mod hot;
+mod lead_json;
 pub mod leads;
 pub mod limits;
 pub mod metrics;

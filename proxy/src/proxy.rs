@@ -348,7 +348,11 @@ pub(crate) fn log_response<B>(response: &axum::http::Response<B>, latency: Durat
 /// [`Lead`] and passes [`validate_lead`]. Returns the normalised lead, or the fields at
 /// fault (`body` when the body itself is not a JSON object).
 pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
-    // One pass when the body is a well-formed object that parses as a lead (the usual case);
+    // The usual body, read by hand (`lead_json`: the same lead serde reads, or none).
+    if let Some(lead) = crate::lead_json::read(body) {
+        return validate_lead(lead);
+    }
+    // One pass when the body is a well-formed object that parses as a lead;
     // otherwise the checks below say what is wrong, in this order.
     // `Lead`'s own `Deserialize` is what `parse_lead` runs, without tracking the path of
     // every field (only needed to name the field at fault, so only on the error path).
