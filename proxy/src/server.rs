@@ -136,6 +136,7 @@ where
     let mut stop = std::pin::pin!(stop);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1.keep_alive(true);
+    http1.writev(false);
     http1.timer(hyper_util::rt::TokioTimer::new());
     http1.header_read_timeout(proxy.header_timeout());
     loop {
