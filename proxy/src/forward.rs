@@ -4,6 +4,7 @@ use crate::breaker::Breaker;
 use crate::direct::{DirectPut, Failure, Progress};
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::watchdog::{within, Limit, Watched};
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
@@ -69,7 +70,7 @@ impl UpstreamClient {
     /// body relayed (a non-JSON body wrapped as an [`ApiError`] body). A connection error
     /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
     /// breaker is open the answer is a 503 without calling the upstream.
-    pub(crate) async fn put_lead(&self, lead: &Lead) -> Response {
+    pub(crate) async fn put_lead(&self, lead: &Lead, watched: Option<&Watched>) -> Response {
         if let Err(wait) = self.breaker.check() {
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -83,7 +84,7 @@ impl UpstreamClient {
         let body = Bytes::from(body);
         let started = Instant::now();
         match &self.direct {
-            Some(direct) => self.put_direct(direct, body, started).await,
+            Some(direct) => self.put_direct(direct, body, started, watched).await,
             None => self.put_with_reqwest(body, started).await,
         }
     }
@@ -106,10 +107,10 @@ impl UpstreamClient {
     /// [`Self::put_lead`] over [`DirectPut`]: the whole exchange (both tries, the answer's
     /// body) within the upstream timeout. The metrics and the breaker count the call once its
     /// head came (or it failed before): a 5xx or no answer is a failure.
-    async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant) -> Response {
+    async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant, watched: Option<&Watched>) -> Response {
         let mut progress = Progress::default();
         let exchange = direct.put(&body, MAX_UPSTREAM_BODY, &mut progress);
-        let outcome = tokio::time::timeout(self.timeout, exchange).await;
+        let outcome = within(watched, Limit::Upstream, started + self.timeout, exchange).await;
         match progress.head {
             Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
             None => self.record(started, true),

@@ -21,6 +21,7 @@
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
 use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, AppState, LeadQuery, REQUEST_ID};
+use crate::watchdog::{within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
@@ -61,10 +62,14 @@ impl Proxy {
 
     /// The answer to one request from `peer`.
     pub async fn answer(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
-        let method = request.method();
-        if request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST) {
-            return self.hot.lead(request, peer).await;
+        if is_hot(&request) {
+            return self.hot.lead(request, peer, None).await;
         }
+        self.route(request, peer).await
+    }
+
+    /// The answer from the router.
+    async fn route(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         match self.router.oneshot(request).await {
@@ -79,16 +84,70 @@ impl Proxy {
         self.hot.header_timeout
     }
 
-    /// [`Self::answer`] as hyper wants it.
-    pub(crate) async fn serve(self, request: Request<Incoming>, peer: SocketAddr) -> Result<Response, Infallible> {
-        Ok(self.answer(request, peer).await)
+    /// [`Self::answer`] as hyper wants it, on a connection `watched` by its watchdog (see
+    /// [`crate::watchdog`]): no head is due while a request is answered, the next one is
+    /// due once the answer is sent.
+    pub(crate) async fn serve(
+        self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        watched: Arc<Watched>,
+    ) -> Result<Response, Infallible> {
+        watched.busy();
+        if is_hot(&request) {
+            let response = self.hot.lead(request, peer, Some(&watched)).await;
+            // A small body in memory: written as soon as this returns.
+            watched.idle(Instant::now());
+            return Ok(response);
+        }
+        // Other answers' bodies may stream (static files): sent once hyper drops them.
+        let response = self.route(request, peer).await;
+        Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
+    }
+}
+
+/// `PUT`/`POST /lead`.
+fn is_hot<B>(request: &Request<B>) -> bool {
+    let method = request.method();
+    request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST)
+}
+
+/// An answer's body that marks its connection idle when hyper is done with it.
+struct IdleOnceSent {
+    body: Body,
+    watched: Arc<Watched>,
+}
+
+impl hyper::body::Body for IdleOnceSent {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for IdleOnceSent {
+    fn drop(&mut self) {
+        self.watched.idle(Instant::now());
     }
 }
 
 impl Hot {
     /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
     /// CORS headers, the request timeout.
-    async fn lead(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn lead(&self, request: Request<Incoming>, peer: SocketAddr, watched: Option<&Watched>) -> Response {
         let started = Instant::now();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
@@ -102,7 +161,7 @@ impl Hot {
         );
         let put = request.method() == Method::PUT;
         let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
-        let answer = tokio::time::timeout(self.request_timeout, self.checked(request, peer));
+        let answer = within(watched, Limit::Request, started + self.request_timeout, self.checked(request, peer, watched));
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {
@@ -117,7 +176,7 @@ impl Hot {
     }
 
     /// The per-IP limit, the body limit, then the handler.
-    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr, watched: Option<&Watched>) -> Response {
         if let Some((limiter, client_ip)) = &self.ip_limit {
             let key = client_ip.of(request.headers(), Some(peer.ip()));
             if let Err(not_until) = limiter.check_key(&key) {
@@ -143,7 +202,7 @@ impl Hot {
             Some(_) => Query::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default(),
             None => LeadQuery::default(),
         };
-        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body).await
+        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body, watched).await
     }
 
     /// The body, at most `max_body_bytes` (413 beyond, by its `Content-Length` or while reading).

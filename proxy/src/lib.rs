@@ -35,6 +35,7 @@ pub mod proxy;
 mod secret;
 mod server;
 pub mod visitor;
+mod watchdog;
 mod wire;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};

@@ -11,6 +11,7 @@ use crate::limits::{self, ClientIp, IpLimiter, UuidLimiter};
 use crate::metrics::{self, Metrics};
 use crate::server::{self, ServerHandle};
 use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
+use crate::watchdog::Watched;
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -394,7 +395,7 @@ async fn put_lead(
     body: Bytes,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body).await
+    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
 }
 
 /// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
@@ -413,7 +414,7 @@ async fn post_lead(
         .into_response();
     }
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body).await
+    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
 }
 
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
@@ -425,10 +426,17 @@ pub(crate) fn is_text_or_json(headers: &HeaderMap) -> bool {
     essence.eq_ignore_ascii_case("text/plain") || essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Admits the update ([`admit`]) and forwards it.
-pub(crate) async fn submit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Response {
+/// Admits the update ([`admit`]) and forwards it (the upstream timeout kept by the
+/// connection's watchdog when `watched`, else by a tokio timer).
+pub(crate) async fn submit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+    body: &[u8],
+    watched: Option<&Watched>,
+) -> Response {
     match admit(state, headers, query_token, body) {
-        Ok(lead) => state.upstream.put_lead(&lead).await,
+        Ok(lead) => state.upstream.put_lead(&lead, watched).await,
         Err(error) => error.into_response(),
     }
 }
