@@ -107,7 +107,13 @@ impl UpstreamClient {
     /// [`Self::put_lead`] over [`DirectPut`]: the whole exchange (both tries, the answer's
     /// body) within the upstream timeout. The metrics and the breaker count the call once its
     /// head came (or it failed before): a 5xx or no answer is a failure.
-    async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant, watched: Option<&Watched>) -> Response {
+    async fn put_direct(
+        &self,
+        direct: &DirectPut,
+        body: Bytes,
+        started: Instant,
+        watched: Option<&Watched>,
+    ) -> Response {
         let mut progress = Progress::default();
         let exchange = direct.put(&body, MAX_UPSTREAM_BODY, &mut progress);
         let outcome = within(watched, Limit::Upstream, started + self.timeout, exchange).await;

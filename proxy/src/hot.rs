@@ -161,7 +161,8 @@ impl Hot {
         );
         let put = request.method() == Method::PUT;
         let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
-        let answer = within(watched, Limit::Request, started + self.request_timeout, self.checked(request, peer, watched));
+        let answer =
+            within(watched, Limit::Request, started + self.request_timeout, self.checked(request, peer, watched));
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {

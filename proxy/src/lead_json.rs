@@ -503,7 +503,9 @@ mod tests {
             passes(body);
         }
         // Invalid UTF-8 in a string.
-        for bytes in [&b"{\"name\":\"\xff\"}"[..], b"{\"name\":\"\xc3\"}", b"{\"name\":\"\xc3\\n\"}", b"{\"n\xc3\xa9\":\"x\"}"] {
+        for bytes in
+            [&b"{\"name\":\"\xff\"}"[..], b"{\"name\":\"\xc3\"}", b"{\"name\":\"\xc3\\n\"}", b"{\"n\xc3\xa9\":\"x\"}"]
+        {
             assert_eq!(read(bytes), None);
         }
         // Nesting is refused at its first bracket, without recursing.

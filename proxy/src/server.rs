@@ -1,9 +1,9 @@
 //! Running a router on a listener, with graceful shutdown.
 
 use crate::hot::Proxy;
+use crate::watchdog::{watchdog, Watched};
 use axum::serve::Listener;
 use axum::Router;
-use crate::watchdog::{watchdog, Watched};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
 use std::future::Future;

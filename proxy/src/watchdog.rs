@@ -341,7 +341,8 @@ mod tests {
         let soon = Instant::now() + Duration::from_secs(5);
         assert_eq!(within(Some(&watched), Limit::Request, soon, async { 7 }).await, Ok(7));
         // Without a watched connection: a tokio timer.
-        let late = within(None, Limit::Request, Instant::now() + Duration::from_millis(50), std::future::pending::<()>());
+        let late =
+            within(None, Limit::Request, Instant::now() + Duration::from_millis(50), std::future::pending::<()>());
         assert_eq!(late.await, Err(Elapsed));
         // The shutdown signal is passed on.
         assert!(!watched.stopping());

@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn plain_len_stops_at_the_first_byte_to_escape() {
-        let slow = |bytes: &[u8]| bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
+        let slow =
+            |bytes: &[u8]| bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
         // Every byte value at every position of 1 to 24 bytes of plain text, and a second
         // byte to escape after it (the first must win), in words and in the tail.
         for len in 0..24 {
@@ -147,7 +148,13 @@ mod tests {
             }
         }
         // High bytes (UTF-8) next to the bytes to find.
-        for text in ["é\"", "ééééé\\", "\u{ff}\u{80}\u{1}", "🎉🎉🎉🎉\u{1f}", "\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{20}\""] {
+        for text in [
+            "é\"",
+            "ééééé\\",
+            "\u{ff}\u{80}\u{1}",
+            "🎉🎉🎉🎉\u{1f}",
+            "\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{20}\"",
+        ] {
             assert_eq!(plain_len(text.as_bytes()), slow(text.as_bytes()), "{text:?}");
         }
     }
