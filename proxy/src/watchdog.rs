@@ -17,9 +17,10 @@
 //! Requests without a watched connection (the router served alone) use tokio's timers.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 use tokio::task::AbortHandle;
@@ -241,31 +242,77 @@ pub(crate) async fn watchdog(watched: Arc<Watched>, connection: AbortHandle, mut
 
 /// `future`, cut short with [`Elapsed`] once `deadline` passes: by the connection's
 /// watchdog when `watched`, else by a tokio timer.
-pub(crate) async fn within<F: Future>(
+pub(crate) fn within<F: Future>(
     watched: Option<&Watched>,
     limit: Limit,
     deadline: Instant,
     future: F,
-) -> Result<F::Output, Elapsed> {
-    let Some(watched) = watched else {
-        return tokio::time::timeout_at(deadline.into(), future).await.map_err(|_| Elapsed);
+) -> Within<'_, F> {
+    let clock = match watched {
+        Some(watched) => Clock::Watched { watched, armed: false },
+        None => Clock::Timer(None),
     };
-    struct Armed<'a>(&'a Watched, Limit);
-    impl Drop for Armed<'_> {
-        fn drop(&mut self) {
-            self.0.disarm(self.1);
+    Within { future, limit, deadline, clock }
+}
+
+pin_project_lite::pin_project! {
+    /// [`within`]'s future. A struct rather than an `async fn`, which would keep the wrapped
+    /// future twice in its state (as the argument and as the pinned local), doubling the
+    /// size of every future around it and the bytes copied when they are moved.
+    pub(crate) struct Within<'a, F> {
+        #[pin]
+        future: F,
+        limit: Limit,
+        deadline: Instant,
+        clock: Clock<'a>,
+    }
+
+    impl<'a, F> PinnedDrop for Within<'a, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Clock::Watched { watched, armed: true } = this.clock {
+                watched.disarm(*this.limit);
+            }
         }
     }
-    watched.arm(limit, deadline);
-    let _armed = Armed(watched, limit);
-    let mut future = std::pin::pin!(future);
-    // As tokio's `timeout`: the future first, so that an answer that is ready wins.
-    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Ok(output)),
-        Poll::Pending if watched.is_expired(limit) => Poll::Ready(Err(Elapsed)),
-        Poll::Pending => Poll::Pending,
-    })
-    .await
+}
+
+/// What ends a [`Within`]: the connection's watchdog (armed at the first poll), or a tokio
+/// timer (made at the first poll).
+enum Clock<'a> {
+    Watched { watched: &'a Watched, armed: bool },
+    Timer(Option<Pin<Box<tokio::time::Sleep>>>),
+}
+
+impl<F: Future> Future for Within<'_, F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.clock {
+            Clock::Watched { watched, armed } if !*armed => {
+                watched.arm(*this.limit, *this.deadline);
+                *armed = true;
+            }
+            Clock::Timer(timer @ None) => {
+                *timer = Some(Box::pin(tokio::time::sleep_until((*this.deadline).into())));
+            }
+            _ => {}
+        }
+        // As tokio's `timeout`: the future first, so that an answer that is ready wins.
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let late = match this.clock {
+            Clock::Watched { watched, .. } => watched.is_expired(*this.limit),
+            Clock::Timer(timer) => timer.as_mut().is_some_and(|timer| timer.as_mut().poll(cx).is_ready()),
+        };
+        if late {
+            Poll::Ready(Err(Elapsed))
+        } else {
+            Poll::Pending
+        }
+    }
 }
 
 #[cfg(test)]
