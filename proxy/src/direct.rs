@@ -9,10 +9,10 @@
 //! fails before any answer (the upstream closed it while idle) is replaced by a new one
 //! once, as hyper's pooled client does; https and proxies go through reqwest instead.
 
+use crate::threads::{thread_slot, Padded};
 use axum::http::{StatusCode, Uri};
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,6 +22,9 @@ use tokio::net::TcpStream;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most idle connections kept per thread.
 const MAX_IDLE_PER_THREAD: usize = 256;
+/// Lists of idle connections: a thread's is the one at its slot (modulo this), a lock only it
+/// takes (unless threads outnumber the lists) on a cache line of its own.
+const IDLE_LISTS: usize = 16;
 /// Largest answer head read, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
 /// Most header lines in an answer.
@@ -68,21 +71,13 @@ pub(crate) struct DirectPut {
     connect_timeout: Duration,
     /// `PUT … HTTP/1.1` and every header but the last, `content-length: `.
     head: Vec<u8>,
-    /// Idle connections per thread (see [`thread_slot`]): a connection is registered with
-    /// the event loop of the thread that opened it, so it is only used on that thread.
-    idle: Mutex<Vec<Vec<(TcpStream, Instant)>>>,
+    /// Idle connections with the slot of the thread that opened them (see [`thread_slot`]):
+    /// a connection is registered with that thread's event loop, so it is only used there.
+    idle: [Padded<Mutex<Vec<Idle>>>; IDLE_LISTS],
 }
 
-static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A small number for this thread, an index into [`DirectPut::idle`].
-fn thread_slot() -> usize {
-    SLOT.with(|slot| *slot)
-}
+/// An idle connection: its stream, since when it is idle, its thread's slot.
+type Idle = (TcpStream, Instant, usize);
 
 impl DirectPut {
     /// For `uri` (http, with a host), sending `headers` (name, value; checked to be valid
@@ -106,7 +101,7 @@ impl DirectPut {
             head.push_str("\r\n");
         }
         head.push_str("content-length: ");
-        Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Mutex::new(Vec::new()) })
+        Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Default::default() })
     }
 
     /// PUTs `body`; the answer's status and body (at most `max_body` bytes). `progress`
@@ -168,25 +163,22 @@ impl DirectPut {
     /// The most recent idle connection of this thread, if one is young enough.
     fn checkout(&self) -> Option<TcpStream> {
         let slot = thread_slot();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(slot)?;
-        while let Some((stream, since)) = list.pop() {
+        let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let at = list.iter().rposition(|idle| idle.2 == slot)?;
+            let (stream, since, _) = list.remove(at);
             if since.elapsed() < IDLE_TIMEOUT {
                 return Some(stream);
             }
         }
-        None
     }
 
     /// Keeps `stream` for this thread's next request.
     fn checkin(&self, stream: TcpStream) {
         let slot = thread_slot();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() <= slot {
-            idle.resize_with(slot + 1, Vec::new);
-        }
-        if idle[slot].len() < MAX_IDLE_PER_THREAD {
-            idle[slot].push((stream, Instant::now()));
+        let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
+        if list.len() < MAX_IDLE_PER_THREAD || list.iter().filter(|idle| idle.2 == slot).count() < MAX_IDLE_PER_THREAD {
+            list.push((stream, Instant::now(), slot));
         }
     }
 }
@@ -365,4 +357,37 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, 
         keep_alive = false;
     }
     Ok(Some((len, status, framing, keep_alive)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DirectPut, IDLE_LISTS};
+    use crate::threads::thread_slot;
+    use std::time::Duration;
+
+    /// An idle connection is only handed back on the thread that opened it, also when another
+    /// thread's slot shares its list.
+    #[tokio::test]
+    async fn idle_connections_stay_on_their_thread() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/inbox/direct/lead", listener.local_addr().unwrap()).parse().unwrap();
+        let direct = DirectPut::new(&uri, &[], Duration::from_secs(1)).unwrap();
+        direct.checkin(direct.connect().await.unwrap());
+        let here = thread_slot();
+        // Threads take slots in turn (other tests' too): new threads until one shares this list.
+        let mut shared = false;
+        for _ in 0..10_000 {
+            let (slot, got) = std::thread::scope(|scope| {
+                scope.spawn(|| (thread_slot(), direct.checkout().is_some())).join().unwrap()
+            });
+            assert!(!got, "handed to the thread of slot {slot}, opened on {here}'s");
+            if slot % IDLE_LISTS == here % IDLE_LISTS {
+                shared = true;
+                break;
+            }
+        }
+        assert!(shared);
+        assert!(direct.checkout().is_some());
+        assert!(direct.checkout().is_none());
+    }
 }

@@ -69,10 +69,10 @@ impl Proxy {
     }
 
     /// The answer from the router.
-    async fn route(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
-        match self.router.oneshot(request).await {
+        match self.router.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
@@ -86,9 +86,10 @@ impl Proxy {
 
     /// [`Self::answer`] as hyper wants it, on a connection `watched` by its watchdog (see
     /// [`crate::watchdog`]): no head is due while a request is answered, the next one is
-    /// due once the answer is sent.
+    /// due once the answer is sent. Each serving thread has its own `Arc` of the proxy: the
+    /// count this clones and drops per request is not shared with the other threads.
     pub(crate) async fn serve(
-        self,
+        self: Arc<Self>,
         request: Request<Incoming>,
         peer: SocketAddr,
         watched: Arc<Watched>,

@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod proxy;
 mod secret;
 mod server;
+mod threads;
 pub mod visitor;
 mod watchdog;
 mod wire;

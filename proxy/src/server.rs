@@ -143,6 +143,7 @@ where
     http1.keep_alive(true);
     http1.writev(false);
     let header_timeout = proxy.header_timeout();
+    let proxy = Arc::new(proxy);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
