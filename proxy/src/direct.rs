@@ -57,6 +57,13 @@ impl Failure {
     }
 }
 
+/// A request to send: its bytes from `start` on (see [`DirectPut::request`]).
+#[derive(Debug)]
+pub(crate) struct PutRequest {
+    buf: Vec<u8>,
+    start: usize,
+}
+
 /// Where an exchange got to: the answer's status and when its head came, once it did.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
@@ -104,31 +111,50 @@ impl DirectPut {
         Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Default::default() })
     }
 
-    /// PUTs `body`; the answer's status and body (at most `max_body` bytes). `progress`
-    /// says whether the head came, for when the caller's deadline cuts this short.
+    /// The request with the body `write_body` writes, in one buffer: the body is written
+    /// after room for the head, whose `content-length` is then known, and the head is put
+    /// right before it (no copy of the body).
+    pub(crate) fn request(&self, write_body: impl FnOnce(&mut Vec<u8>)) -> PutRequest {
+        // The head, up to 20 digits of length and the blank line.
+        let room = self.head.len() + 20 + 4;
+        let mut buf = Vec::with_capacity(room + 512);
+        buf.resize(room, 0);
+        write_body(&mut buf);
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(buf.len() - room).as_bytes();
+        let start = room - (self.head.len() + digits.len() + 4);
+        let mut at = start;
+        for part in [&self.head[..], digits, b"\r\n\r\n"] {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        PutRequest { buf, start }
+    }
+
+    /// PUTs `request`; the answer's status and body (at most `max_body` bytes). `progress`
+    /// says whether the head came, for when the caller's deadline cuts this short. `now`: a
+    /// recent instant (when the call began), for the idle connections' age.
     pub(crate) async fn put(
         &self,
-        body: &[u8],
+        request: &PutRequest,
         max_body: usize,
         progress: &mut Progress,
+        now: Instant,
     ) -> Result<(StatusCode, Bytes), Failure> {
-        let mut request = Vec::with_capacity(self.head.len() + 24 + body.len());
-        request.extend_from_slice(&self.head);
-        request.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-        request.extend_from_slice(b"\r\n\r\n");
-        request.extend_from_slice(body);
+        let request = &request.buf[request.start..];
         // A pooled connection the upstream closed while idle fails before any answer:
         // once, a new connection. A connection error: once more (nothing was sent).
-        let (mut stream, mut reused) = match self.checkout() {
+        let (mut stream, mut reused) = match self.checkout(now) {
             Some(stream) => (stream, true),
             None => (self.connect().await?, false),
         };
         let mut retried = false;
         loop {
-            match exchange(&mut stream, &request, max_body, progress).await {
+            match exchange(&mut stream, request, max_body, progress).await {
                 Ok((status, answer, reusable)) => {
                     if reusable {
-                        self.checkin(stream);
+                        // Idle since the call began: a little older than it is.
+                        self.checkin(stream, now);
                     }
                     return Ok((status, answer));
                 }
@@ -161,24 +187,24 @@ impl DirectPut {
     }
 
     /// The most recent idle connection of this thread, if one is young enough.
-    fn checkout(&self) -> Option<TcpStream> {
+    fn checkout(&self, now: Instant) -> Option<TcpStream> {
         let slot = thread_slot();
         let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             let at = list.iter().rposition(|idle| idle.2 == slot)?;
             let (stream, since, _) = list.remove(at);
-            if since.elapsed() < IDLE_TIMEOUT {
+            if now.saturating_duration_since(since) < IDLE_TIMEOUT {
                 return Some(stream);
             }
         }
     }
 
     /// Keeps `stream` for this thread's next request.
-    fn checkin(&self, stream: TcpStream) {
+    fn checkin(&self, stream: TcpStream, since: Instant) {
         let slot = thread_slot();
         let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
         if list.len() < MAX_IDLE_PER_THREAD || list.iter().filter(|idle| idle.2 == slot).count() < MAX_IDLE_PER_THREAD {
-            list.push((stream, Instant::now(), slot));
+            list.push((stream, since, slot));
         }
     }
 }
@@ -363,7 +389,22 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, 
 mod tests {
     use super::{DirectPut, IDLE_LISTS};
     use crate::threads::thread_slot;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
+
+    /// The request's bytes: the head, the length of the body written, the body.
+    #[test]
+    fn requests_put_their_head_before_the_body() {
+        let uri = "http://upstream.example:8080/inbox/direct/lead".parse().unwrap();
+        let direct = DirectPut::new(&uri, &[("x-bp-token", "t")], Duration::from_secs(1)).unwrap();
+        for body in ["", "{}", &"x".repeat(12_345)] {
+            let request = direct.request(|out| out.extend_from_slice(body.as_bytes()));
+            let expected = format!(
+                "PUT /inbox/direct/lead HTTP/1.1\r\nhost: upstream.example:8080\r\nx-bp-token: t\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            assert_eq!(String::from_utf8_lossy(&request.buf[request.start..]), expected);
+        }
+    }
 
     /// An idle connection is only handed back on the thread that opened it, also when another
     /// thread's slot shares its list.
@@ -372,13 +413,13 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}/inbox/direct/lead", listener.local_addr().unwrap()).parse().unwrap();
         let direct = DirectPut::new(&uri, &[], Duration::from_secs(1)).unwrap();
-        direct.checkin(direct.connect().await.unwrap());
+        direct.checkin(direct.connect().await.unwrap(), Instant::now());
         let here = thread_slot();
         // Threads take slots in turn (other tests' too): new threads until one shares this list.
         let mut shared = false;
         for _ in 0..10_000 {
             let (slot, got) = std::thread::scope(|scope| {
-                scope.spawn(|| (thread_slot(), direct.checkout().is_some())).join().unwrap()
+                scope.spawn(|| (thread_slot(), direct.checkout(Instant::now()).is_some())).join().unwrap()
             });
             assert!(!got, "handed to the thread of slot {slot}, opened on {here}'s");
             if slot % IDLE_LISTS == here % IDLE_LISTS {
@@ -387,7 +428,7 @@ mod tests {
             }
         }
         assert!(shared);
-        assert!(direct.checkout().is_some());
-        assert!(direct.checkout().is_none());
+        assert!(direct.checkout(Instant::now()).is_some());
+        assert!(direct.checkout(Instant::now()).is_none());
     }
 }

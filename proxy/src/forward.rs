@@ -1,7 +1,7 @@
 //! The HTTP client side: calls to the upstream Reekolect API (real or mock).
 
 use crate::breaker::Breaker;
-use crate::direct::{DirectPut, Failure, Progress};
+use crate::direct::{DirectPut, Failure, Progress, PutRequest};
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
 use crate::watchdog::{within, Limit, Watched};
@@ -79,13 +79,17 @@ impl UpstreamClient {
             .with_retry_after(wait.as_secs().max(1))
             .into_response();
         }
-        let mut body = Vec::with_capacity(512);
-        crate::wire::write_lead(&mut body, lead);
-        let body = Bytes::from(body);
         let started = Instant::now();
         match &self.direct {
-            Some(direct) => self.put_direct(direct, body, started, watched).await,
-            None => self.put_with_reqwest(body, started).await,
+            Some(direct) => {
+                let request = direct.request(|out| crate::wire::write_lead(out, lead));
+                self.put_direct(direct, &request, started, watched).await
+            }
+            None => {
+                let mut body = Vec::with_capacity(512);
+                crate::wire::write_lead(&mut body, lead);
+                self.put_with_reqwest(Bytes::from(body), started).await
+            }
         }
     }
 
@@ -110,12 +114,12 @@ impl UpstreamClient {
     async fn put_direct(
         &self,
         direct: &DirectPut,
-        body: Bytes,
+        request: &PutRequest,
         started: Instant,
         watched: Option<&Watched>,
     ) -> Response {
         let mut progress = Progress::default();
-        let exchange = direct.put(&body, MAX_UPSTREAM_BODY, &mut progress);
+        let exchange = direct.put(request, MAX_UPSTREAM_BODY, &mut progress, started);
         let outcome = within(watched, Limit::Upstream, started + self.timeout, exchange).await;
         match progress.head {
             Some((status, at)) => self.record_latency(at - started, status.is_server_error()),

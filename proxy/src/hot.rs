@@ -63,7 +63,7 @@ impl Proxy {
     /// The answer to one request from `peer`.
     pub async fn answer(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
         if is_hot(&request) {
-            return self.hot.lead(request, peer, None).await;
+            return self.hot.lead(request, peer, None).await.0;
         }
         self.route(request, peer).await
     }
@@ -96,9 +96,9 @@ impl Proxy {
     ) -> Result<Response, Infallible> {
         watched.busy();
         if is_hot(&request) {
-            let response = self.hot.lead(request, peer, Some(&watched)).await;
+            let (response, answered) = self.hot.lead(request, peer, Some(&watched)).await;
             // A small body in memory: written as soon as this returns.
-            watched.idle(Instant::now());
+            watched.idle(answered);
             return Ok(response);
         }
         // Other answers' bodies may stream (static files): sent once hyper drops them.
@@ -148,7 +148,13 @@ impl Drop for IdleOnceSent {
 impl Hot {
     /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
     /// CORS headers, the request timeout.
-    async fn lead(&self, request: Request<Incoming>, peer: SocketAddr, watched: Option<&Watched>) -> Response {
+    /// Also when the answer was ready.
+    async fn lead(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        watched: Option<&Watched>,
+    ) -> (Response, Instant) {
         let started = Instant::now();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
@@ -173,8 +179,9 @@ impl Hot {
         self.state.metrics.request("/lead", if put { "PUT" } else { "POST" }, response.status().as_u16());
         self.cors.apply(origin.as_ref(), response.headers_mut());
         response.headers_mut().insert(REQUEST_ID, id);
-        span.in_scope(|| log_response(&response, started.elapsed(), &span));
-        response
+        let answered = Instant::now();
+        span.in_scope(|| log_response(&response, answered - started, &span));
+        (response, answered)
     }
 
     /// The per-IP limit, the body limit, then the handler.
