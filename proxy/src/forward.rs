@@ -13,6 +13,8 @@ use axum::http::{HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,18 @@ pub(crate) struct UpstreamClient {
     timeout: Duration,
     breaker: Arc<Breaker>,
     metrics: Arc<Metrics>,
+    /// This client's number, for [`LAST_CLEAN_JSON`].
+    id: u64,
+}
+
+/// A client's number, different for every client made.
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last upstream answer this thread found to be JSON without the token, with the
+    /// number of the client (whose token) it was checked for: an answer with the same bytes
+    /// (the upstream answers most updates alike) is relayed without checking it again.
+    static LAST_CLEAN_JSON: RefCell<Option<(u64, Bytes)>> = const { RefCell::new(None) };
 }
 
 impl UpstreamClient {
@@ -63,7 +77,8 @@ impl UpstreamClient {
         }
         let http = builder.build().expect("the HTTP client's TLS backend is built in");
         let direct = direct_put(&base, &token, timeout).map(Arc::new);
-        Self { http, direct, base, token, timeout, breaker, metrics }
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        Self { http, direct, base, token, timeout, breaker, metrics, id }
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
@@ -174,9 +189,15 @@ impl UpstreamClient {
     /// The upstream's answer as ours: JSON without the token relayed as it came (no copy,
     /// no re-serialisation), anything else through [`Self::relay_text`].
     fn relay_body(&self, status: StatusCode, body: Bytes) -> Response {
+        let known =
+            LAST_CLEAN_JSON.with_borrow(|last| last.as_ref().is_some_and(|(id, last)| *id == self.id && *last == body));
+        if known {
+            return raw_json_response(status, Body::from(body));
+        }
         let token = self.token.expose();
         let clean = std::str::from_utf8(&body).is_ok_and(|text| token.is_empty() || !text.contains(token));
         if clean && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+            LAST_CLEAN_JSON.set(Some((self.id, body.clone())));
             return raw_json_response(status, Body::from(body));
         }
         self.relay_text(status, self.scrub(String::from_utf8_lossy(&body).into_owned()))
@@ -357,4 +378,47 @@ fn raw_json_response(status: StatusCode, body: Body) -> Response {
         .headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UpstreamClient;
+    use crate::breaker::Breaker;
+    use crate::metrics::Metrics;
+    use crate::Secret;
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn client(token: &str) -> UpstreamClient {
+        let breaker = Arc::new(Breaker::new(0, Duration::from_secs(1)));
+        UpstreamClient::new(
+            "http://127.0.0.1:9",
+            Secret::new(token),
+            Duration::from_secs(1),
+            breaker,
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    async fn relayed(client: &UpstreamClient, body: &'static str) -> String {
+        let response = client.relay_body(StatusCode::OK, Bytes::from_static(body.as_bytes()));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// An answer found clean for one client's token is not taken as clean for another's.
+    #[tokio::test]
+    async fn answers_known_clean_are_known_per_client() {
+        let (first, second) = (client("first-token"), client("second-token"));
+        let answer = r#"{"echo":"second-token"}"#;
+        assert_eq!(relayed(&first, answer).await, answer);
+        assert_eq!(relayed(&first, answer).await, answer);
+        let scrubbed = relayed(&second, answer).await;
+        assert!(!scrubbed.contains("second-token") && scrubbed.contains("[redacted]"), "{scrubbed}");
+        // Not JSON: never remembered, wrapped each time.
+        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
+        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
+    }
 }
