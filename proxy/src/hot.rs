@@ -27,8 +27,10 @@ use axum::extract::{ConnectInfo, Query};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bytes::BytesMut;
 use governor::clock::{Clock, DefaultClock};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -195,7 +197,7 @@ impl Hot {
             }
         }
         let (parts, body) = request.into_parts();
-        let body = match self.read_body(&parts.headers, body).await {
+        let body = match self.read_body(body).await {
             Ok(body) => body,
             Err(error) => return error.into_response(),
         };
@@ -215,19 +217,39 @@ impl Hot {
     }
 
     /// The body, at most `max_body_bytes` (413 beyond, by its `Content-Length` or while reading).
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+    async fn read_body(&self, body: Incoming) -> Result<Bytes, ApiError> {
         let too_large = || {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body: must be at most {} bytes", self.max_body_bytes))
         };
-        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if length.is_some_and(|length| length > self.max_body_bytes) {
+        // hyper's size hint is the `Content-Length` (exact), when there is one.
+        if body.size_hint().exact().is_some_and(|length| length > self.max_body_bytes as u64) {
             return Err(too_large());
         }
-        match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
-            Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad request")),
+        // Frame by frame rather than `collect`: a body that comes in one frame (the usual
+        // case) is used as it is, without a list of frames.
+        let mut body = std::pin::pin!(Limited::new(body, self.max_body_bytes));
+        let (mut first, mut joined): (Option<Bytes>, Option<BytesMut>) = (None, None);
+        while let Some(frame) = body.as_mut().frame().await {
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_trailers) => continue,
+                },
+                Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
+                Err(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad request")),
+            };
+            match (&mut first, &mut joined) {
+                (None, _) => first = Some(data),
+                (Some(_), Some(joined)) => joined.extend_from_slice(&data),
+                (Some(first), None) => {
+                    let mut both = BytesMut::with_capacity(first.len() + data.len());
+                    both.extend_from_slice(first);
+                    both.extend_from_slice(&data);
+                    joined = Some(both);
+                }
+            }
         }
+        Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
     }
 }
 
