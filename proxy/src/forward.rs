@@ -85,7 +85,8 @@ impl UpstreamClient {
     /// body relayed (a non-JSON body wrapped as an [`ApiError`] body). A connection error
     /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
     /// breaker is open the answer is a 503 without calling the upstream.
-    pub(crate) async fn put_lead(&self, lead: &Lead, watched: Option<&Watched>) -> Response {
+    /// `plain`: the lead's strings need no escaping as JSON (see [`crate::wire::write_lead`]).
+    pub(crate) async fn put_lead(&self, lead: &Lead, plain: bool, watched: Option<&Watched>) -> Response {
         if let Err(wait) = self.breaker.check() {
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -97,12 +98,12 @@ impl UpstreamClient {
         let started = Instant::now();
         match &self.direct {
             Some(direct) => {
-                let request = direct.request(|out| crate::wire::write_lead(out, lead));
+                let request = direct.request(|out| crate::wire::write_lead(out, lead, plain));
                 self.put_direct(direct, &request, started, watched).await
             }
             None => {
                 let mut body = Vec::with_capacity(512);
-                crate::wire::write_lead(&mut body, lead);
+                crate::wire::write_lead(&mut body, lead, plain);
                 self.put_with_reqwest(Bytes::from(body), started).await
             }
         }

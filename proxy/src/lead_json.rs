@@ -16,12 +16,15 @@
 use crate::wire::plain_len;
 use reekolect_lead::{Attribute, Lead, Note};
 
-/// The lead in `body`, as serde would read it, or `None` (see the module's documentation).
-pub(crate) fn read(body: &[u8]) -> Option<Lead> {
+/// The lead in `body`, as serde would read it, or `None` (see the module's documentation);
+/// with whether its strings were all plain (no escapes in the body): then no string of the
+/// lead, nor any part of one, needs escaping when written as JSON (JSON has `"`, `\` and
+/// control characters only escaped), also once validation has trimmed or re-cased them.
+pub(crate) fn read(body: &[u8]) -> Option<(Lead, bool)> {
     // serde_json refuses invalid UTF-8 in any string, and JSON has none outside strings: one
     // check of the whole body (a word at a time while it is ASCII) instead of one a string.
     let text = std::str::from_utf8(body).ok()?;
-    let mut json = Json { text, bytes: body, at: 0 };
+    let mut json = Json { text, bytes: body, at: 0, escapes: false };
     let mut lead = Lead::default();
     json.expect(b'{')?;
     if json.peek()? == b'}' {
@@ -56,7 +59,7 @@ pub(crate) fn read(body: &[u8]) -> Option<Lead> {
         }
     }
     json.skip_whitespace();
-    (json.at == body.len()).then_some(lead)
+    (json.at == body.len()).then_some((lead, !json.escapes))
 }
 
 /// The index in `reekolect_lead::FIELDS` of the field named `key` (the ten string fields
@@ -85,6 +88,8 @@ struct Json<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// Whether a string had escapes.
+    escapes: bool,
 }
 
 impl<'a> Json<'a> {
@@ -166,6 +171,7 @@ impl<'a> Json<'a> {
 
     /// The rest of a string from its first escape, at `end` (its plain start from `start`).
     fn escaped(&mut self, start: usize, mut end: usize) -> Option<String> {
+        self.escapes = true;
         let mut out = String::with_capacity(end - start + 16);
         out.push_str(self.text.get(start..end)?);
         loop {
@@ -362,7 +368,16 @@ mod tests {
 
     /// `body` read here: the same lead as serde, or not read here at all.
     fn agrees(body: &str) -> Option<Lead> {
-        let ours = read(body.as_bytes());
+        let ours = read(body.as_bytes()).map(|(lead, plain)| {
+            assert_eq!(plain, !body.contains('\\'), "{body}");
+            // Written as JSON, plain or not, it is what serde_json writes.
+            let (mut known, mut scanned) = (Vec::new(), Vec::new());
+            crate::wire::write_lead(&mut known, &lead, plain);
+            crate::wire::write_lead(&mut scanned, &lead, false);
+            assert_eq!(known, serde_json::to_vec(&lead).unwrap());
+            assert_eq!(scanned, known);
+            lead
+        });
         if let Some(lead) = &ours {
             assert_eq!(Some(lead), serde(body).as_ref(), "{body}");
         }

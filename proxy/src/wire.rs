@@ -5,8 +5,9 @@
 
 use reekolect_lead::{Attribute, Lead, Note};
 
-/// Appends `lead` as JSON to `out`.
-pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
+/// Appends `lead` as JSON to `out`. `plain`: its strings are known to need no escaping (see
+/// [`crate::lead_json::read`]), so they are not scanned for what would.
+pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead, plain: bool) {
     // Every field named, so that a new one is a compile error here; the scalars' wire names
     // and order come from `Lead::scalars`, as everywhere else.
     let Lead {
@@ -38,34 +39,36 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
     for (name, value) in lead.scalars() {
         if let Some(value) = value {
             field(out, name);
-            string(out, value);
+            string(out, value, plain);
         }
     }
     if let Some(notes) = notes {
         field(out, "notes");
-        list(out, notes, |out, Note { title, description }| pair(out, ("title", title), ("description", description)));
+        list(out, notes, |out, Note { title, description }| {
+            pair(out, ("title", title), ("description", description), plain)
+        });
     }
     if let Some(tags) = tags {
         field(out, "tags");
-        list(out, tags, |out, tag| string(out, tag));
+        list(out, tags, |out, tag| string(out, tag, plain));
     }
     if let Some(attributes) = attributes {
         field(out, "attributes");
-        list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value)));
+        list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value), plain));
     }
     out.push(b'}');
 }
 
 /// `{"first":"…","second":"…"}`.
-fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str)) {
+fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str), plain: bool) {
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(first.as_bytes());
     out.extend_from_slice(b"\":");
-    string(out, a);
+    string(out, a, plain);
     out.extend_from_slice(b",\"");
     out.extend_from_slice(second.as_bytes());
     out.extend_from_slice(b"\":");
-    string(out, b);
+    string(out, b, plain);
     out.push(b'}');
 }
 
@@ -81,9 +84,10 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T
 }
 
 /// A JSON string: as it is when nothing needs escaping (no `"`, `\` or control character
-/// below U+0020, the only ones serde_json escapes), else through serde_json.
-fn string(out: &mut Vec<u8>, value: &str) {
-    if plain_len(value.as_bytes()) == value.len() {
+/// below U+0020, the only ones serde_json escapes; known when `plain`), else through serde_json.
+fn string(out: &mut Vec<u8>, value: &str, plain: bool) {
+    debug_assert!(!plain || plain_len(value.as_bytes()) == value.len(), "{value:?} is not plain");
+    if plain || plain_len(value.as_bytes()) == value.len() {
         out.reserve(value.len() + 2);
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
@@ -123,7 +127,7 @@ mod tests {
 
     fn same(lead: &Lead) {
         let mut ours = Vec::new();
-        write_lead(&mut ours, lead);
+        write_lead(&mut ours, lead, false);
         let serde = serde_json::to_vec(lead).unwrap();
         assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
     }
