@@ -27,6 +27,9 @@ const MAX_IDLE_PER_THREAD: usize = 256;
 const IDLE_LISTS: usize = 16;
 /// Largest answer head read, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
+/// The read buffer a connection starts with (and keeps while idle); answers' bodies up to
+/// this size are copied out of it.
+const READ_BUFFER: usize = 4096;
 /// Most header lines in an answer.
 const MAX_HEADERS: usize = 64;
 
@@ -83,8 +86,8 @@ pub(crate) struct DirectPut {
     idle: [Padded<Mutex<Vec<Idle>>>; IDLE_LISTS],
 }
 
-/// An idle connection: its stream, since when it is idle, its thread's slot.
-type Idle = (TcpStream, Instant, usize);
+/// An idle connection: its stream, its read buffer, since when it is idle, its thread's slot.
+type Idle = (TcpStream, BytesMut, Instant, usize);
 
 impl DirectPut {
     /// For `uri` (http, with a host), sending `headers` (name, value; checked to be valid
@@ -144,17 +147,18 @@ impl DirectPut {
         let request = &request.buf[request.start..];
         // A pooled connection the upstream closed while idle fails before any answer:
         // once, a new connection. A connection error: once more (nothing was sent).
-        let (mut stream, mut reused) = match self.checkout(now) {
-            Some(stream) => (stream, true),
-            None => (self.connect().await?, false),
+        let (mut stream, mut buf, mut reused) = match self.checkout(now) {
+            Some((stream, buf)) => (stream, buf, true),
+            None => (self.connect().await?, BytesMut::with_capacity(READ_BUFFER), false),
         };
         let mut retried = false;
         loop {
-            match exchange(&mut stream, request, max_body, progress).await {
+            buf.clear();
+            match exchange(&mut stream, &mut buf, request, max_body, progress).await {
                 Ok((status, answer, reusable)) => {
                     if reusable {
                         // Idle since the call began: a little older than it is.
-                        self.checkin(stream, now);
+                        self.checkin(stream, buf, now);
                     }
                     return Ok((status, answer));
                 }
@@ -187,24 +191,24 @@ impl DirectPut {
     }
 
     /// The most recent idle connection of this thread, if one is young enough.
-    fn checkout(&self, now: Instant) -> Option<TcpStream> {
+    fn checkout(&self, now: Instant) -> Option<(TcpStream, BytesMut)> {
         let slot = thread_slot();
         let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let at = list.iter().rposition(|idle| idle.2 == slot)?;
-            let (stream, since, _) = list.remove(at);
+            let at = list.iter().rposition(|idle| idle.3 == slot)?;
+            let (stream, buf, since, _) = list.remove(at);
             if now.saturating_duration_since(since) < IDLE_TIMEOUT {
-                return Some(stream);
+                return Some((stream, buf));
             }
         }
     }
 
     /// Keeps `stream` for this thread's next request.
-    fn checkin(&self, stream: TcpStream, since: Instant) {
+    fn checkin(&self, stream: TcpStream, buf: BytesMut, since: Instant) {
         let slot = thread_slot();
         let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
-        if list.len() < MAX_IDLE_PER_THREAD || list.iter().filter(|idle| idle.2 == slot).count() < MAX_IDLE_PER_THREAD {
-            list.push((stream, since, slot));
+        if list.len() < MAX_IDLE_PER_THREAD || list.iter().filter(|idle| idle.3 == slot).count() < MAX_IDLE_PER_THREAD {
+            list.push((stream, buf, since, slot));
         }
     }
 }
@@ -219,16 +223,17 @@ enum Framing {
 }
 
 /// One request and its answer on `stream`: (status, body, whether the connection can be reused).
+/// `buf`: the connection's (empty) read buffer.
 async fn exchange(
     stream: &mut TcpStream,
+    buf: &mut BytesMut,
     request: &[u8],
     max_body: usize,
     progress: &mut Progress,
 ) -> Result<(StatusCode, Bytes, bool), Failure> {
     stream.write_all(request).await.map_err(Failure::Send)?;
-    let mut buf = BytesMut::with_capacity(4096);
     let (status, framing, keep_alive) = 'head: loop {
-        if read_more(stream, &mut buf).await.map_err(Failure::Send)? == 0 {
+        if read_more(stream, buf).await.map_err(Failure::Send)? == 0 {
             let closed = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before an answer");
             return Err(if buf.is_empty() {
                 Failure::Send(closed)
@@ -237,7 +242,7 @@ async fn exchange(
             });
         }
         // Interim (1xx) answers come before the one that counts.
-        while let Some((len, status, framing, keep_alive)) = parse_head(&buf)? {
+        while let Some((len, status, framing, keep_alive)) = parse_head(buf)? {
             buf.advance(len);
             if !status.is_informational() {
                 progress.head = Some((status, Instant::now()));
@@ -248,7 +253,7 @@ async fn exchange(
             return Err(Failure::Malformed("answer head too large"));
         }
     };
-    let body = read_body(stream, &mut buf, framing, max_body).await?;
+    let body = read_body(stream, buf, framing, max_body).await?;
     // Bytes beyond the answer: the connection is in an unknown state.
     Ok((status, body, keep_alive && buf.is_empty()))
 }
@@ -298,7 +303,14 @@ async fn read_body(
         Framing::Length(len) if len > max_body => Err(Failure::TooLarge),
         Framing::Length(len) => {
             fill(stream, buf, len).await?;
-            Ok(buf.split_to(len).freeze())
+            if len <= READ_BUFFER {
+                // Copied out: the buffer stays the connection's, for its next answer.
+                let body = Bytes::copy_from_slice(&buf[..len]);
+                buf.advance(len);
+                Ok(body)
+            } else {
+                Ok(buf.split_to(len).freeze())
+            }
         }
         Framing::UntilClose => loop {
             if buf.len() > max_body {
@@ -413,7 +425,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let uri = format!("http://{}/inbox/direct/lead", listener.local_addr().unwrap()).parse().unwrap();
         let direct = DirectPut::new(&uri, &[], Duration::from_secs(1)).unwrap();
-        direct.checkin(direct.connect().await.unwrap(), Instant::now());
+        direct.checkin(direct.connect().await.unwrap(), bytes::BytesMut::new(), Instant::now());
         let here = thread_slot();
         // Threads take slots in turn (other tests' too): new threads until one shares this list.
         let mut shared = false;

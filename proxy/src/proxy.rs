@@ -484,7 +484,10 @@ fn admit(
         let token = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok()).or(query_token);
         check_visitor(key, token, &lead)?;
     }
-    state.uuids.check(lead.uuid.as_deref().unwrap_or_default())?;
+    match &lead.uuid {
+        Some(uuid) => state.uuids.check_string(uuid)?,
+        None => state.uuids.check("")?,
+    }
     Ok((lead, plain))
 }
 
