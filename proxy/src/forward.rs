@@ -4,7 +4,7 @@ use crate::breaker::Breaker;
 use crate::direct::{DirectPut, Failure, Progress, PutRequest};
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
-use crate::watchdog::{within, Limit, Watched};
+use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
@@ -136,7 +136,7 @@ impl UpstreamClient {
     ) -> Response {
         let mut progress = Progress::default();
         let exchange = direct.put(request, MAX_UPSTREAM_BODY, &mut progress, started);
-        let outcome = within(watched, Limit::Upstream, started + self.timeout, exchange).await;
+        let outcome = within(watched, Limit::Upstream, deadline(started, self.timeout), exchange).await;
         match progress.head {
             Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
             None => self.record(started, true),

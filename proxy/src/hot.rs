@@ -21,7 +21,7 @@
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
 use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, AppState, LeadQuery, REQUEST_ID};
-use crate::watchdog::{within, Limit, Watched};
+use crate::watchdog::{deadline, within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
@@ -170,8 +170,12 @@ impl Hot {
         );
         let put = request.method() == Method::PUT;
         let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
-        let answer =
-            within(watched, Limit::Request, started + self.request_timeout, self.checked(request, peer, watched));
+        let answer = within(
+            watched,
+            Limit::Request,
+            deadline(started, self.request_timeout),
+            self.checked(request, peer, watched),
+        );
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {

@@ -58,7 +58,18 @@ fn base() -> Instant {
 
 /// `instant` in nanoseconds since [`base`] (a u64 holds 584 years of them).
 fn ticks(instant: Instant) -> u64 {
-    u64::try_from(instant.saturating_duration_since(base()).as_nanos()).unwrap_or(NONE - 1)
+    nanos(instant.saturating_duration_since(base()))
+}
+
+/// `duration` in nanoseconds, at most a little under [`NONE`].
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(NONE - 1).min(NONE - 1)
+}
+
+/// `start + limit`, or about 30 years from `start` when that is beyond what an `Instant`
+/// holds (as tokio's timers take a huge limit).
+pub(crate) fn deadline(start: Instant, limit: Duration) -> Instant {
+    start.checked_add(limit).unwrap_or_else(|| start + Duration::from_secs(86_400 * 365 * 30))
 }
 
 /// What the watchdog of one connection watches.
@@ -96,7 +107,7 @@ impl Watched {
             request_deadline: AtomicU64::new(NONE),
             upstream_deadline: AtomicU64::new(NONE),
             expired: AtomicU8::new(0),
-            next_look: AtomicU64::new(ticks(now + header_timeout)),
+            next_look: AtomicU64::new(ticks(now).saturating_add(nanos(header_timeout))),
             rearm: Notify::new(),
             stopping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -113,7 +124,7 @@ impl Watched {
     pub(crate) fn idle(&self, at: Instant) {
         let since = ticks(at);
         self.waiting_since.store(since, Ordering::Relaxed);
-        self.due(since.saturating_add(self.header_timeout.as_nanos() as u64));
+        self.due(since.saturating_add(nanos(self.header_timeout)));
     }
 
     /// Wakes the watchdog if `deadline` comes before it looks.
@@ -174,7 +185,7 @@ impl Watched {
     /// be closed); else marks the passed limits (waking the connection) and returns when to
     /// look next.
     fn look(&self, now: u64) -> Option<u64> {
-        let header_timeout = self.header_timeout.as_nanos() as u64;
+        let header_timeout = nanos(self.header_timeout);
         let since = self.waiting_since.load(Ordering::Relaxed);
         let mut next = if since == NONE {
             // A request is being answered: look again a header timeout from now at the
@@ -320,6 +331,19 @@ mod tests {
     use super::*;
 
     const SECOND: u64 = 1_000_000_000;
+
+    #[test]
+    fn huge_limits_are_far_away_not_an_overflow() {
+        let now = Instant::now();
+        assert_eq!(deadline(now, Duration::from_secs(5)), now + Duration::from_secs(5));
+        assert!(deadline(now, Duration::MAX) > now + Duration::from_secs(86_400 * 365 * 29));
+        let watched = Watched::new(Duration::MAX);
+        let start = watched.waiting_since.load(Ordering::Relaxed);
+        assert!(watched.look(start + 1000 * SECOND).unwrap() >= NONE - 1);
+        watched.idle(now);
+        watched.arm(Limit::Request, deadline(now, Duration::MAX));
+        assert!(watched.look(start + 1000 * SECOND).is_some());
+    }
 
     #[test]
     fn a_late_head_closes_the_connection_and_a_busy_one_waits() {

@@ -313,3 +313,20 @@ async fn slow_heads_and_idle_connections_are_closed_after_the_header_timeout() {
     })
     .await
 }
+
+#[tokio::test]
+async fn huge_timeouts_mean_no_timeout_rather_than_an_overflow() {
+    bounded(async {
+        let mock = start_mock().await;
+        let mut config = ProxyConfig::new(mock.url(), Secret::new(TOKEN));
+        config.request_timeout = Duration::MAX;
+        config.timeout = Duration::MAX;
+        config.header_timeout = Duration::MAX;
+        let proxy = start_proxy(config).await;
+        let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
+        assert_eq!(status, 200, "{body}");
+        proxy.shutdown().await.unwrap();
+        mock.shutdown().await.unwrap();
+    })
+    .await
+}
