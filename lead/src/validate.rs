@@ -35,7 +35,7 @@ pub fn validate_fields(lead: Lead) -> Result<Lead, Vec<FieldError>> {
     let mut out = Lead { uuid: lead.uuid, bot_id: lead.bot_id, customer_id: lead.customer_id, ..Lead::default() };
 
     out.agent_id = lead.agent_id.and_then(|v| check(&mut errors, "agentId", id(v)));
-    out.status = lead.status.and_then(|v| check(&mut errors, "status", status(&v)));
+    out.status = lead.status.and_then(|v| check(&mut errors, "status", status(v)));
     out.picture = lead.picture.and_then(|v| check(&mut errors, "picture", picture(v)));
     out.name = lead.name.and_then(|v| check(&mut errors, "name", text(v, 1, Limits::SHORT_TEXT, false)));
     out.email = lead.email.and_then(|v| check(&mut errors, "email", email(v)));
@@ -161,8 +161,9 @@ fn id(value: String) -> Rule<String> {
     }
 }
 
-fn status(value: &str) -> Rule<String> {
-    let upper = value.trim().to_ascii_uppercase();
+fn status(value: String) -> Rule<String> {
+    let mut upper = trimmed(value);
+    upper.make_ascii_uppercase();
     if STATUSES.contains(&upper.as_str()) {
         Ok(upper)
     } else {
@@ -222,11 +223,11 @@ fn email(value: String) -> Rule<String> {
         && tld.chars().count() >= 2
         && !tld.chars().all(|c| c.is_ascii_digit());
     if local_ok && domain_ok {
-        if domain.bytes().any(|b| b.is_ascii_uppercase()) {
-            Ok(local.to_string() + "@" + &domain.to_ascii_lowercase())
-        } else {
-            Ok(value)
-        }
+        // The domain lower-cased in place (ASCII letters only, so no length changes).
+        let at = local.len() + 1;
+        let mut value = value;
+        value[at..].make_ascii_lowercase();
+        Ok(value)
     } else {
         Err(RULE.into())
     }
@@ -235,7 +236,7 @@ fn email(value: String) -> Rule<String> {
 fn dial_code(value: &str) -> Rule<String> {
     let digits = value.trim().strip_prefix('+').unwrap_or(value.trim());
     if (1..=4).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
-        Ok("+".to_string() + digits)
+        Ok(plus(digits))
     } else {
         Err("must be '+' and 1 to 4 digits, like +44".into())
     }
@@ -259,7 +260,8 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
     if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
         return Err("may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into());
     }
-    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let mut digits = String::with_capacity(rest.len());
+    digits.extend(rest.chars().filter(char::is_ascii_digit));
     if !international {
         return if (4..=15).contains(&digits.len()) {
             Ok((None, digits))
@@ -277,7 +279,17 @@ fn phone(value: &str) -> Rule<(Option<String>, String)> {
     } else {
         3
     };
-    Ok((Some("+".to_string() + &digits[..code_len]), digits[code_len..].to_string()))
+    let code = plus(&digits[..code_len]);
+    digits.replace_range(..code_len, "");
+    Ok((Some(code), digits))
+}
+
+/// `+` and `digits`, in one allocation.
+fn plus(digits: &str) -> String {
+    let mut code = String::with_capacity(digits.len() + 1);
+    code.push('+');
+    code.push_str(digits);
+    code
 }
 
 fn notes(errors: &mut Vec<FieldError>, notes: Vec<Note>) -> Vec<Note> {

@@ -3,7 +3,7 @@
 //! After the cool-down requests go through again; one failure re-opens it, one success
 //! closes it.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,16 +14,28 @@ pub struct Breaker {
     cooldown: Duration,
     failures: AtomicU32,
     open_until: Mutex<Option<Instant>>,
+    /// Whether `open_until` is set: read by every request (while closed, the usual case, the
+    /// breaker's lines are only read, not written, so worker threads share them).
+    opened: AtomicBool,
 }
 
 impl Breaker {
     /// A closed breaker opening after `threshold` consecutive failures (0: never).
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Self { threshold, cooldown, failures: AtomicU32::new(0), open_until: Mutex::new(None) }
+        Self {
+            threshold,
+            cooldown,
+            failures: AtomicU32::new(0),
+            open_until: Mutex::new(None),
+            opened: AtomicBool::new(false),
+        }
     }
 
     /// `Err(remaining)` while open; `Ok(())` when calls may go upstream.
     pub fn check(&self) -> Result<(), Duration> {
+        if !self.opened.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let open_until = *self.open_until.lock().unwrap_or_else(|e| e.into_inner());
         match open_until {
             Some(until) if until > Instant::now() => Err(until - Instant::now()),
@@ -38,8 +50,10 @@ impl Breaker {
 
     /// Records a successful call: closes the breaker.
     pub fn success(&self) {
-        if self.failures.swap(0, Ordering::Relaxed) != 0 {
-            *self.open_until.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        if self.failures.load(Ordering::Relaxed) != 0 && self.failures.swap(0, Ordering::Relaxed) != 0 {
+            let mut open_until = self.open_until.lock().unwrap_or_else(|e| e.into_inner());
+            *open_until = None;
+            self.opened.store(false, Ordering::Release);
         }
     }
 
@@ -47,7 +61,10 @@ impl Breaker {
     pub fn failure(&self) {
         let failures = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
         if self.threshold > 0 && failures >= self.threshold {
-            *self.open_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + self.cooldown);
+            let mut open_until = self.open_until.lock().unwrap_or_else(|e| e.into_inner());
+            *open_until = Some(Instant::now() + self.cooldown);
+            self.opened.store(true, Ordering::Release);
+            drop(open_until);
             tracing::warn!(failures, cooldown = ?self.cooldown, "upstream circuit breaker open");
         }
     }

@@ -9,10 +9,10 @@
 //! fails before any answer (the upstream closed it while idle) is replaced by a new one
 //! once, as hyper's pooled client does; https and proxies go through reqwest instead.
 
+use crate::threads::{thread_slot, Padded};
 use axum::http::{StatusCode, Uri};
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,8 +22,14 @@ use tokio::net::TcpStream;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Most idle connections kept per thread.
 const MAX_IDLE_PER_THREAD: usize = 256;
+/// Lists of idle connections: a thread's is the one at its slot (modulo this), a lock only it
+/// takes (unless threads outnumber the lists) on a cache line of its own.
+const IDLE_LISTS: usize = 16;
 /// Largest answer head read, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
+/// The read buffer a connection starts with (and keeps while idle); answers' bodies up to
+/// this size are copied out of it.
+const READ_BUFFER: usize = 4096;
 /// Most header lines in an answer.
 const MAX_HEADERS: usize = 64;
 
@@ -54,6 +60,13 @@ impl Failure {
     }
 }
 
+/// A request to send: its bytes from `start` on (see [`DirectPut::request`]).
+#[derive(Debug)]
+pub(crate) struct PutRequest {
+    buf: Vec<u8>,
+    start: usize,
+}
+
 /// Where an exchange got to: the answer's status and when its head came, once it did.
 #[derive(Debug, Default)]
 pub(crate) struct Progress {
@@ -68,21 +81,13 @@ pub(crate) struct DirectPut {
     connect_timeout: Duration,
     /// `PUT … HTTP/1.1` and every header but the last, `content-length: `.
     head: Vec<u8>,
-    /// Idle connections per thread (see [`thread_slot`]): a connection is registered with
-    /// the event loop of the thread that opened it, so it is only used on that thread.
-    idle: Mutex<Vec<Vec<(TcpStream, Instant)>>>,
+    /// Idle connections with the slot of the thread that opened them (see [`thread_slot`]):
+    /// a connection is registered with that thread's event loop, so it is only used there.
+    idle: [Padded<Mutex<Vec<Idle>>>; IDLE_LISTS],
 }
 
-static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A small number for this thread, an index into [`DirectPut::idle`].
-fn thread_slot() -> usize {
-    SLOT.with(|slot| *slot)
-}
+/// An idle connection: its stream, its read buffer, since when it is idle, its thread's slot.
+type Idle = (TcpStream, BytesMut, Instant, usize);
 
 impl DirectPut {
     /// For `uri` (http, with a host), sending `headers` (name, value; checked to be valid
@@ -106,34 +111,54 @@ impl DirectPut {
             head.push_str("\r\n");
         }
         head.push_str("content-length: ");
-        Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Mutex::new(Vec::new()) })
+        Some(Self { host, port, connect_timeout, head: head.into_bytes(), idle: Default::default() })
     }
 
-    /// PUTs `body`; the answer's status and body (at most `max_body` bytes). `progress`
-    /// says whether the head came, for when the caller's deadline cuts this short.
+    /// The request with the body `write_body` writes, in one buffer: the body is written
+    /// after room for the head, whose `content-length` is then known, and the head is put
+    /// right before it (no copy of the body).
+    pub(crate) fn request(&self, write_body: impl FnOnce(&mut Vec<u8>)) -> PutRequest {
+        // The head, up to 20 digits of length and the blank line.
+        let room = self.head.len() + 20 + 4;
+        let mut buf = Vec::with_capacity(room + 512);
+        buf.resize(room, 0);
+        write_body(&mut buf);
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(buf.len() - room).as_bytes();
+        let start = room - (self.head.len() + digits.len() + 4);
+        let mut at = start;
+        for part in [&self.head[..], digits, b"\r\n\r\n"] {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        PutRequest { buf, start }
+    }
+
+    /// PUTs `request`; the answer's status and body (at most `max_body` bytes). `progress`
+    /// says whether the head came, for when the caller's deadline cuts this short. `now`: a
+    /// recent instant (when the call began), for the idle connections' age.
     pub(crate) async fn put(
         &self,
-        body: &[u8],
+        request: &PutRequest,
         max_body: usize,
         progress: &mut Progress,
+        now: Instant,
     ) -> Result<(StatusCode, Bytes), Failure> {
-        let mut request = Vec::with_capacity(self.head.len() + 24 + body.len());
-        request.extend_from_slice(&self.head);
-        request.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
-        request.extend_from_slice(b"\r\n\r\n");
-        request.extend_from_slice(body);
+        let request = &request.buf[request.start..];
         // A pooled connection the upstream closed while idle fails before any answer:
         // once, a new connection. A connection error: once more (nothing was sent).
-        let (mut stream, mut reused) = match self.checkout() {
-            Some(stream) => (stream, true),
-            None => (self.connect().await?, false),
+        let (mut stream, mut buf, mut reused) = match self.checkout(now) {
+            Some((stream, buf)) => (stream, buf, true),
+            None => (self.connect().await?, BytesMut::with_capacity(READ_BUFFER), false),
         };
         let mut retried = false;
         loop {
-            match exchange(&mut stream, &request, max_body, progress).await {
+            buf.clear();
+            match exchange(&mut stream, &mut buf, request, max_body, progress).await {
                 Ok((status, answer, reusable)) => {
                     if reusable {
-                        self.checkin(stream);
+                        // Idle since the call began: a little older than it is.
+                        self.checkin(stream, buf, now);
                     }
                     return Ok((status, answer));
                 }
@@ -166,27 +191,24 @@ impl DirectPut {
     }
 
     /// The most recent idle connection of this thread, if one is young enough.
-    fn checkout(&self) -> Option<TcpStream> {
+    fn checkout(&self, now: Instant) -> Option<(TcpStream, BytesMut)> {
         let slot = thread_slot();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(slot)?;
-        while let Some((stream, since)) = list.pop() {
-            if since.elapsed() < IDLE_TIMEOUT {
-                return Some(stream);
+        let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let at = list.iter().rposition(|idle| idle.3 == slot)?;
+            let (stream, buf, since, _) = list.remove(at);
+            if now.saturating_duration_since(since) < IDLE_TIMEOUT {
+                return Some((stream, buf));
             }
         }
-        None
     }
 
     /// Keeps `stream` for this thread's next request.
-    fn checkin(&self, stream: TcpStream) {
+    fn checkin(&self, stream: TcpStream, buf: BytesMut, since: Instant) {
         let slot = thread_slot();
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() <= slot {
-            idle.resize_with(slot + 1, Vec::new);
-        }
-        if idle[slot].len() < MAX_IDLE_PER_THREAD {
-            idle[slot].push((stream, Instant::now()));
+        let mut list = self.idle[slot % IDLE_LISTS].0.lock().unwrap_or_else(|e| e.into_inner());
+        if list.len() < MAX_IDLE_PER_THREAD || list.iter().filter(|idle| idle.3 == slot).count() < MAX_IDLE_PER_THREAD {
+            list.push((stream, buf, since, slot));
         }
     }
 }
@@ -201,16 +223,17 @@ enum Framing {
 }
 
 /// One request and its answer on `stream`: (status, body, whether the connection can be reused).
+/// `buf`: the connection's (empty) read buffer.
 async fn exchange(
     stream: &mut TcpStream,
+    buf: &mut BytesMut,
     request: &[u8],
     max_body: usize,
     progress: &mut Progress,
 ) -> Result<(StatusCode, Bytes, bool), Failure> {
     stream.write_all(request).await.map_err(Failure::Send)?;
-    let mut buf = BytesMut::with_capacity(4096);
     let (status, framing, keep_alive) = 'head: loop {
-        if read_more(stream, &mut buf).await.map_err(Failure::Send)? == 0 {
+        if read_more(stream, buf).await.map_err(Failure::Send)? == 0 {
             let closed = io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before an answer");
             return Err(if buf.is_empty() {
                 Failure::Send(closed)
@@ -219,7 +242,7 @@ async fn exchange(
             });
         }
         // Interim (1xx) answers come before the one that counts.
-        while let Some((len, status, framing, keep_alive)) = parse_head(&buf)? {
+        while let Some((len, status, framing, keep_alive)) = parse_head(buf)? {
             buf.advance(len);
             if !status.is_informational() {
                 progress.head = Some((status, Instant::now()));
@@ -230,7 +253,7 @@ async fn exchange(
             return Err(Failure::Malformed("answer head too large"));
         }
     };
-    let body = read_body(stream, &mut buf, framing, max_body).await?;
+    let body = read_body(stream, buf, framing, max_body).await?;
     // Bytes beyond the answer: the connection is in an unknown state.
     Ok((status, body, keep_alive && buf.is_empty()))
 }
@@ -280,7 +303,14 @@ async fn read_body(
         Framing::Length(len) if len > max_body => Err(Failure::TooLarge),
         Framing::Length(len) => {
             fill(stream, buf, len).await?;
-            Ok(buf.split_to(len).freeze())
+            if len <= READ_BUFFER {
+                // Copied out: the buffer stays the connection's, for its next answer.
+                let body = Bytes::copy_from_slice(&buf[..len]);
+                buf.advance(len);
+                Ok(body)
+            } else {
+                Ok(buf.split_to(len).freeze())
+            }
         }
         Framing::UntilClose => loop {
             if buf.len() > max_body {
@@ -365,4 +395,52 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, 
         keep_alive = false;
     }
     Ok(Some((len, status, framing, keep_alive)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DirectPut, IDLE_LISTS};
+    use crate::threads::thread_slot;
+    use std::time::{Duration, Instant};
+
+    /// The request's bytes: the head, the length of the body written, the body.
+    #[test]
+    fn requests_put_their_head_before_the_body() {
+        let uri = "http://upstream.example:8080/inbox/direct/lead".parse().unwrap();
+        let direct = DirectPut::new(&uri, &[("x-bp-token", "t")], Duration::from_secs(1)).unwrap();
+        for body in ["", "{}", &"x".repeat(12_345)] {
+            let request = direct.request(|out| out.extend_from_slice(body.as_bytes()));
+            let expected = format!(
+                "PUT /inbox/direct/lead HTTP/1.1\r\nhost: upstream.example:8080\r\nx-bp-token: t\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            assert_eq!(String::from_utf8_lossy(&request.buf[request.start..]), expected);
+        }
+    }
+
+    /// An idle connection is only handed back on the thread that opened it, also when another
+    /// thread's slot shares its list.
+    #[tokio::test]
+    async fn idle_connections_stay_on_their_thread() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri = format!("http://{}/inbox/direct/lead", listener.local_addr().unwrap()).parse().unwrap();
+        let direct = DirectPut::new(&uri, &[], Duration::from_secs(1)).unwrap();
+        direct.checkin(direct.connect().await.unwrap(), bytes::BytesMut::new(), Instant::now());
+        let here = thread_slot();
+        // Threads take slots in turn (other tests' too): new threads until one shares this list.
+        let mut shared = false;
+        for _ in 0..10_000 {
+            let (slot, got) = std::thread::scope(|scope| {
+                scope.spawn(|| (thread_slot(), direct.checkout(Instant::now()).is_some())).join().unwrap()
+            });
+            assert!(!got, "handed to the thread of slot {slot}, opened on {here}'s");
+            if slot % IDLE_LISTS == here % IDLE_LISTS {
+                shared = true;
+                break;
+            }
+        }
+        assert!(shared);
+        assert!(direct.checkout(Instant::now()).is_some());
+        assert!(direct.checkout(Instant::now()).is_none());
+    }
 }

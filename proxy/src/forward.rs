@@ -1,9 +1,10 @@
 //! The HTTP client side: calls to the upstream Reekolect API (real or mock).
 
 use crate::breaker::Breaker;
-use crate::direct::{DirectPut, Failure, Progress};
+use crate::direct::{DirectPut, Failure, Progress, PutRequest};
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::http::header::CONTENT_TYPE;
@@ -12,6 +13,8 @@ use axum::http::{HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,6 +38,18 @@ pub(crate) struct UpstreamClient {
     timeout: Duration,
     breaker: Arc<Breaker>,
     metrics: Arc<Metrics>,
+    /// This client's number, for [`LAST_CLEAN_JSON`].
+    id: u64,
+}
+
+/// A client's number, different for every client made.
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last upstream answer this thread found to be JSON without the token, with the
+    /// number of the client (whose token) it was checked for: an answer with the same bytes
+    /// (the upstream answers most updates alike) is relayed without checking it again.
+    static LAST_CLEAN_JSON: RefCell<Option<(u64, Bytes)>> = const { RefCell::new(None) };
 }
 
 impl UpstreamClient {
@@ -62,14 +77,16 @@ impl UpstreamClient {
         }
         let http = builder.build().expect("the HTTP client's TLS backend is built in");
         let direct = direct_put(&base, &token, timeout).map(Arc::new);
-        Self { http, direct, base, token, timeout, breaker, metrics }
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        Self { http, direct, base, token, timeout, breaker, metrics, id }
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
     /// body relayed (a non-JSON body wrapped as an [`ApiError`] body). A connection error
     /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
     /// breaker is open the answer is a 503 without calling the upstream.
-    pub(crate) async fn put_lead(&self, lead: &Lead) -> Response {
+    /// `plain`: the lead's strings need no escaping as JSON (see [`crate::wire::write_lead`]).
+    pub(crate) async fn put_lead(&self, lead: &Lead, plain: bool, watched: Option<&Watched>) -> Response {
         if let Err(wait) = self.breaker.check() {
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -78,13 +95,17 @@ impl UpstreamClient {
             .with_retry_after(wait.as_secs().max(1))
             .into_response();
         }
-        let mut body = Vec::with_capacity(512);
-        crate::wire::write_lead(&mut body, lead);
-        let body = Bytes::from(body);
         let started = Instant::now();
         match &self.direct {
-            Some(direct) => self.put_direct(direct, body, started).await,
-            None => self.put_with_reqwest(body, started).await,
+            Some(direct) => {
+                let request = direct.request(|out| crate::wire::write_lead(out, lead, plain));
+                self.put_direct(direct, &request, started, watched).await
+            }
+            None => {
+                let mut body = Vec::with_capacity(512);
+                crate::wire::write_lead(&mut body, lead, plain);
+                self.put_with_reqwest(Bytes::from(body), started).await
+            }
         }
     }
 
@@ -106,10 +127,16 @@ impl UpstreamClient {
     /// [`Self::put_lead`] over [`DirectPut`]: the whole exchange (both tries, the answer's
     /// body) within the upstream timeout. The metrics and the breaker count the call once its
     /// head came (or it failed before): a 5xx or no answer is a failure.
-    async fn put_direct(&self, direct: &DirectPut, body: Bytes, started: Instant) -> Response {
+    async fn put_direct(
+        &self,
+        direct: &DirectPut,
+        request: &PutRequest,
+        started: Instant,
+        watched: Option<&Watched>,
+    ) -> Response {
         let mut progress = Progress::default();
-        let exchange = direct.put(&body, MAX_UPSTREAM_BODY, &mut progress);
-        let outcome = tokio::time::timeout(self.timeout, exchange).await;
+        let exchange = direct.put(request, MAX_UPSTREAM_BODY, &mut progress, started);
+        let outcome = within(watched, Limit::Upstream, deadline(started, self.timeout), exchange).await;
         match progress.head {
             Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
             None => self.record(started, true),
@@ -163,9 +190,15 @@ impl UpstreamClient {
     /// The upstream's answer as ours: JSON without the token relayed as it came (no copy,
     /// no re-serialisation), anything else through [`Self::relay_text`].
     fn relay_body(&self, status: StatusCode, body: Bytes) -> Response {
+        let known =
+            LAST_CLEAN_JSON.with_borrow(|last| last.as_ref().is_some_and(|(id, last)| *id == self.id && *last == body));
+        if known {
+            return raw_json_response(status, Body::from(body));
+        }
         let token = self.token.expose();
         let clean = std::str::from_utf8(&body).is_ok_and(|text| token.is_empty() || !text.contains(token));
         if clean && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+            LAST_CLEAN_JSON.set(Some((self.id, body.clone())));
             return raw_json_response(status, Body::from(body));
         }
         self.relay_text(status, self.scrub(String::from_utf8_lossy(&body).into_owned()))
@@ -346,4 +379,47 @@ fn raw_json_response(status: StatusCode, body: Body) -> Response {
         .headers_mut()
         .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UpstreamClient;
+    use crate::breaker::Breaker;
+    use crate::metrics::Metrics;
+    use crate::Secret;
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn client(token: &str) -> UpstreamClient {
+        let breaker = Arc::new(Breaker::new(0, Duration::from_secs(1)));
+        UpstreamClient::new(
+            "http://127.0.0.1:9",
+            Secret::new(token),
+            Duration::from_secs(1),
+            breaker,
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    async fn relayed(client: &UpstreamClient, body: &'static str) -> String {
+        let response = client.relay_body(StatusCode::OK, Bytes::from_static(body.as_bytes()));
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// An answer found clean for one client's token is not taken as clean for another's.
+    #[tokio::test]
+    async fn answers_known_clean_are_known_per_client() {
+        let (first, second) = (client("first-token"), client("second-token"));
+        let answer = r#"{"echo":"second-token"}"#;
+        assert_eq!(relayed(&first, answer).await, answer);
+        assert_eq!(relayed(&first, answer).await, answer);
+        let scrubbed = relayed(&second, answer).await;
+        assert!(!scrubbed.contains("second-token") && scrubbed.contains("[redacted]"), "{scrubbed}");
+        // Not JSON: never remembered, wrapped each time.
+        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
+        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
+    }
 }

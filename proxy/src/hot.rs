@@ -21,13 +21,16 @@
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
 use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, AppState, LeadQuery, REQUEST_ID};
+use crate::watchdog::{deadline, within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
 use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use bytes::BytesMut;
 use governor::clock::{Clock, DefaultClock};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -61,13 +64,17 @@ impl Proxy {
 
     /// The answer to one request from `peer`.
     pub async fn answer(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
-        let method = request.method();
-        if request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST) {
-            return self.hot.lead(request, peer).await;
+        if is_hot(&request) {
+            return self.hot.lead(request, peer, None).await.0;
         }
+        self.route(request, peer).await
+    }
+
+    /// The answer from the router.
+    async fn route(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
-        match self.router.oneshot(request).await {
+        match self.router.clone().oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
@@ -79,16 +86,77 @@ impl Proxy {
         self.hot.header_timeout
     }
 
-    /// [`Self::answer`] as hyper wants it.
-    pub(crate) async fn serve(self, request: Request<Incoming>, peer: SocketAddr) -> Result<Response, Infallible> {
-        Ok(self.answer(request, peer).await)
+    /// [`Self::answer`] as hyper wants it, on a connection `watched` by its watchdog (see
+    /// [`crate::watchdog`]): no head is due while a request is answered, the next one is
+    /// due once the answer is sent. Each serving thread has its own `Arc` of the proxy: the
+    /// count this clones and drops per request is not shared with the other threads.
+    pub(crate) async fn serve(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        watched: Arc<Watched>,
+    ) -> Result<Response, Infallible> {
+        watched.busy();
+        if is_hot(&request) {
+            let (response, answered) = self.hot.lead(request, peer, Some(&watched)).await;
+            // A small body in memory: written as soon as this returns.
+            watched.idle(answered);
+            return Ok(response);
+        }
+        // Other answers' bodies may stream (static files): sent once hyper drops them.
+        let response = self.route(request, peer).await;
+        Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
+    }
+}
+
+/// `PUT`/`POST /lead`.
+fn is_hot<B>(request: &Request<B>) -> bool {
+    let method = request.method();
+    request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST)
+}
+
+/// An answer's body that marks its connection idle when hyper is done with it.
+struct IdleOnceSent {
+    body: Body,
+    watched: Arc<Watched>,
+}
+
+impl hyper::body::Body for IdleOnceSent {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for IdleOnceSent {
+    fn drop(&mut self) {
+        self.watched.idle(Instant::now());
     }
 }
 
 impl Hot {
     /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
     /// CORS headers, the request timeout.
-    async fn lead(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+    /// Also when the answer was ready.
+    async fn lead(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        watched: Option<&Watched>,
+    ) -> (Response, Instant) {
         let started = Instant::now();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
@@ -102,7 +170,12 @@ impl Hot {
         );
         let put = request.method() == Method::PUT;
         let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
-        let answer = tokio::time::timeout(self.request_timeout, self.checked(request, peer));
+        let answer = within(
+            watched,
+            Limit::Request,
+            deadline(started, self.request_timeout),
+            self.checked(request, peer, watched),
+        );
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {
@@ -112,12 +185,13 @@ impl Hot {
         self.state.metrics.request("/lead", if put { "PUT" } else { "POST" }, response.status().as_u16());
         self.cors.apply(origin.as_ref(), response.headers_mut());
         response.headers_mut().insert(REQUEST_ID, id);
-        span.in_scope(|| log_response(&response, started.elapsed(), &span));
-        response
+        let answered = Instant::now();
+        span.in_scope(|| log_response(&response, answered - started, &span));
+        (response, answered)
     }
 
     /// The per-IP limit, the body limit, then the handler.
-    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr, watched: Option<&Watched>) -> Response {
         if let Some((limiter, client_ip)) = &self.ip_limit {
             let key = client_ip.of(request.headers(), Some(peer.ip()));
             if let Err(not_until) = limiter.check_key(&key) {
@@ -127,7 +201,7 @@ impl Hot {
             }
         }
         let (parts, body) = request.into_parts();
-        let body = match self.read_body(&parts.headers, body).await {
+        let body = match self.read_body(body).await {
             Ok(body) => body,
             Err(error) => return error.into_response(),
         };
@@ -143,23 +217,43 @@ impl Hot {
             Some(_) => Query::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default(),
             None => LeadQuery::default(),
         };
-        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body).await
+        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body, watched).await
     }
 
     /// The body, at most `max_body_bytes` (413 beyond, by its `Content-Length` or while reading).
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, ApiError> {
+    async fn read_body(&self, body: Incoming) -> Result<Bytes, ApiError> {
         let too_large = || {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body: must be at most {} bytes", self.max_body_bytes))
         };
-        let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if length.is_some_and(|length| length > self.max_body_bytes) {
+        // hyper's size hint is the `Content-Length` (exact), when there is one.
+        if body.size_hint().exact().is_some_and(|length| length > self.max_body_bytes as u64) {
             return Err(too_large());
         }
-        match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => Err(too_large()),
-            Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad request")),
+        // Frame by frame rather than `collect`: a body that comes in one frame (the usual
+        // case) is used as it is, without a list of frames.
+        let mut body = std::pin::pin!(Limited::new(body, self.max_body_bytes));
+        let (mut first, mut joined): (Option<Bytes>, Option<BytesMut>) = (None, None);
+        while let Some(frame) = body.as_mut().frame().await {
+            let data = match frame {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_trailers) => continue,
+                },
+                Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
+                Err(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad request")),
+            };
+            match (&mut first, &mut joined) {
+                (None, _) => first = Some(data),
+                (Some(_), Some(joined)) => joined.extend_from_slice(&data),
+                (Some(first), None) => {
+                    let mut both = BytesMut::with_capacity(first.len() + data.len());
+                    both.extend_from_slice(first);
+                    both.extend_from_slice(&data);
+                    joined = Some(both);
+                }
+            }
         }
+        Ok(joined.map(BytesMut::freeze).or(first).unwrap_or_default())
     }
 }
 

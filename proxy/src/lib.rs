@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod app;
 pub mod breaker;
 pub mod chaos;
@@ -24,6 +25,7 @@ mod direct;
 mod error;
 mod forward;
 mod hot;
+mod lead_json;
 pub mod leads;
 pub mod limits;
 pub mod metrics;
@@ -32,7 +34,9 @@ pub mod openapi;
 pub mod proxy;
 mod secret;
 mod server;
+mod threads;
 pub mod visitor;
+mod watchdog;
 mod wire;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};

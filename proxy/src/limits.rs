@@ -141,11 +141,24 @@ impl UuidLimiter {
 
     /// `Ok` when `uuid` may send another update now, else the 429.
     pub fn check(&self, uuid: &str) -> Result<(), ApiError> {
+        self.check_lower_cased(&uuid.to_ascii_lowercase())
+    }
+
+    /// [`Self::check`] for a UUID in a `String` of its own: not copied when already in lower case.
+    pub(crate) fn check_string(&self, uuid: &String) -> Result<(), ApiError> {
+        if uuid.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.check(uuid)
+        } else {
+            self.check_lower_cased(uuid)
+        }
+    }
+
+    fn check_lower_cased(&self, uuid: &String) -> Result<(), ApiError> {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };
         limiter
-            .check_key(&uuid.to_ascii_lowercase())
+            .check_key(uuid)
             .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now()), "visitor"))
     }
 }
@@ -163,5 +176,23 @@ fn spawn_cleanup(step: impl Fn() -> Option<()> + Send + 'static) {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UuidLimiter;
+
+    /// One quota per visitor, whatever the case of its UUID and however it is checked.
+    #[test]
+    fn a_visitor_is_its_uuid_in_any_case() {
+        let uuid = "7e88d192-9b20-4035-9b68-d4ac3d58a34f".to_string();
+        let limiter = UuidLimiter::new(1, 3);
+        assert!(limiter.check_string(&uuid).is_ok());
+        assert!(limiter.check_string(&uuid.to_ascii_uppercase()).is_ok());
+        assert!(limiter.check(&uuid.to_ascii_uppercase()).is_ok());
+        assert!(limiter.check_string(&"7E88d192-9b20-4035-9b68-D4AC3d58a34f".to_string()).is_err());
+        assert!(limiter.check(&uuid).is_err());
+        assert!(limiter.check_string(&"7e88d192-9b20-4035-9b68-d4ac3d58a340".to_string()).is_ok());
     }
 }

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the proxy allocates small buffers per request; glibc's malloc cost ~15% of
-/// CPU under load (perf), mimalloc about half of that.
+/// CPU under load (perf), mimalloc about half of that (see `alloc` for how it is asked).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: reekolect_proxy::alloc::MiMalloc = reekolect_proxy::alloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -11,6 +11,7 @@ use crate::limits::{self, ClientIp, IpLimiter, UuidLimiter};
 use crate::metrics::{self, Metrics};
 use crate::server::{self, ServerHandle};
 use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
+use crate::watchdog::Watched;
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -322,6 +323,29 @@ fn uuid_v4_bytes(bits: u128) -> [u8; 36] {
 
 #[cfg(test)]
 mod tests {
+    /// A validated lead read from a body without escapes is written as serde_json writes it
+    /// without scanning its strings: validation only trims, re-cases ASCII letters, keeps
+    /// digits and adds `+`.
+    #[test]
+    fn validated_plain_leads_stay_plain() {
+        let uuid = "7E88D192-9b20-4035-9b68-d4ac3d58a34f";
+        for extra in [
+            r#""name":"  Ada Lovelace  ","email":" Ann.Lee+x@Example.CO.uk ","status":" inProgress ""#,
+            r#""phone":"+44 (20) 7946-0958","tags":[" a ","b","a"],"agentId":" agent_1 ""#,
+            r#""dialCode":" 44 ","phone":"2079 460958","picture":" https://img.example/a.png ""#,
+            r#""notes":[{"title":" t ","description":" line one  "}],"attributes":{"k":" v ","flag":true}"#,
+            r#""name":"ünï 🎉 é","tags":["x\"y"]"#,
+        ] {
+            let body = format!(r#"{{"uuid":"{uuid}","botId":" b1 ","customerId":"c1",{extra}}}"#);
+            let (lead, plain) =
+                super::read_marked_lead(body.as_bytes()).unwrap_or_else(|err| panic!("{body}: {err:?}"));
+            assert_eq!(plain, !extra.contains('\\'), "{body}");
+            let mut written = Vec::new();
+            crate::wire::write_lead(&mut written, &lead, plain);
+            assert_eq!(String::from_utf8(written).unwrap(), serde_json::to_string(&lead).unwrap());
+        }
+    }
+
     #[test]
     fn request_ids_are_uuid_v4_shaped() {
         assert_eq!(super::uuid_v4(0), "00000000-0000-4000-8000-000000000000");
@@ -348,7 +372,17 @@ pub(crate) fn log_response<B>(response: &axum::http::Response<B>, latency: Durat
 /// [`Lead`] and passes [`validate_lead`]. Returns the normalised lead, or the fields at
 /// fault (`body` when the body itself is not a JSON object).
 pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
-    // One pass when the body is a well-formed object that parses as a lead (the usual case);
+    read_marked_lead(body).map(|(lead, _)| lead)
+}
+
+/// [`read_lead`], with whether the lead's strings are known to need no escaping as JSON
+/// (see [`crate::lead_json::read`]).
+fn read_marked_lead(body: &[u8]) -> Result<(Lead, bool), Vec<FieldError>> {
+    // The usual body, read by hand (`lead_json`: the same lead serde reads, or none).
+    if let Some((lead, plain)) = crate::lead_json::read(body) {
+        return validate_lead(lead).map(|lead| (lead, plain));
+    }
+    // One pass when the body is a well-formed object that parses as a lead;
     // otherwise the checks below say what is wrong, in this order.
     // `Lead`'s own `Deserialize` is what `parse_lead` runs, without tracking the path of
     // every field (only needed to name the field at fault, so only on the error path).
@@ -356,7 +390,7 @@ pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
         let mut source = serde_json::Deserializer::from_slice(body);
         if let Ok(lead) = <Lead as serde::Deserialize>::deserialize(&mut source) {
             if source.end().is_ok() {
-                return validate_lead(lead);
+                return validate_lead(lead).map(|lead| (lead, false));
             }
         }
     }
@@ -372,7 +406,7 @@ pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
         return Err(vec![FieldError::new("body", "must be a JSON object")]);
     }
     let lead = parse_lead(&mut serde_json::Deserializer::from_slice(body)).map_err(|err| vec![err])?;
-    validate_lead(lead)
+    validate_lead(lead).map(|lead| (lead, false))
 }
 
 /// Where a visitor token may travel besides its header.
@@ -390,7 +424,7 @@ async fn put_lead(
     body: Bytes,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body).await
+    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
 }
 
 /// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
@@ -409,7 +443,7 @@ async fn post_lead(
         .into_response();
     }
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body).await
+    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
 }
 
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
@@ -421,25 +455,40 @@ pub(crate) fn is_text_or_json(headers: &HeaderMap) -> bool {
     essence.eq_ignore_ascii_case("text/plain") || essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Admits the update ([`admit`]) and forwards it.
-pub(crate) async fn submit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Response {
+/// Admits the update ([`admit`]) and forwards it (the upstream timeout kept by the
+/// connection's watchdog when `watched`, else by a tokio timer).
+pub(crate) async fn submit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+    body: &[u8],
+    watched: Option<&Watched>,
+) -> Response {
     match admit(state, headers, query_token, body) {
-        Ok(lead) => state.upstream.put_lead(&lead).await,
+        Ok((lead, plain)) => state.upstream.put_lead(&lead, plain, watched).await,
         Err(error) => error.into_response(),
     }
 }
 
 /// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor
 /// token when one is needed (401), the visitor's rate (429).
-fn admit(state: &AppState, headers: &HeaderMap, query_token: Option<&str>, body: &[u8]) -> Result<Lead, ApiError> {
-    let lead = read_lead(body).map_err(ApiError::fields)?;
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_token: Option<&str>,
+    body: &[u8],
+) -> Result<(Lead, bool), ApiError> {
+    let (lead, plain) = read_marked_lead(body).map_err(ApiError::fields)?;
     check_bot(state.allow_bots.as_deref(), &lead)?;
     if let Some(key) = &state.visitor_key {
         let token = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok()).or(query_token);
         check_visitor(key, token, &lead)?;
     }
-    state.uuids.check(lead.uuid.as_deref().unwrap_or_default())?;
-    Ok(lead)
+    match &lead.uuid {
+        Some(uuid) => state.uuids.check_string(uuid)?,
+        None => state.uuids.check("")?,
+    }
+    Ok((lead, plain))
 }
 
 /// 403 unless the lead's (botId, customerId) is allowed.

@@ -1,13 +1,15 @@
 //! Running a router on a listener, with graceful shutdown.
 
 use crate::hot::Proxy;
+use crate::watchdog::{watchdog, Watched};
 use axum::serve::Listener;
 use axum::Router;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -127,34 +129,73 @@ pub(crate) fn spawn_proxy_on(listener: TcpListener, proxy: Proxy, workers: usize
 
 /// Serves the connections `listener` accepts with hyper's HTTP/1 server until `stop`
 /// resolves, then stops accepting and lets in-flight requests finish (idle connections
-/// are closed), as `axum::serve`'s graceful shutdown does.
+/// are closed), as `axum::serve`'s graceful shutdown does. Each connection has a watchdog
+/// task keeping its time limits and passing the shutdown on ([`crate::watchdog`]).
 async fn serve_proxy<L>(mut listener: L, proxy: Proxy, stop: impl Future<Output = ()>) -> io::Result<()>
 where
     L: Listener<Io = TcpStream, Addr = SocketAddr>,
 {
-    let graceful = GracefulShutdown::new();
+    let (stop_all, stopping) = watch::channel(false);
+    // Every connection's task holds a sender: `recv` ends once all have ended.
+    let (open, mut all_closed) = mpsc::channel::<()>(1);
     let mut stop = std::pin::pin!(stop);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1.keep_alive(true);
-    http1.timer(hyper_util::rt::TokioTimer::new());
-    http1.header_read_timeout(proxy.header_timeout());
+    http1.writev(false);
+    let header_timeout = proxy.header_timeout();
+    let proxy = Arc::new(proxy);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut stop => break,
         };
-        let proxy = proxy.clone();
-        let service = hyper::service::service_fn(move |request| proxy.clone().serve(request, peer));
-        let connection = graceful.watch(http1.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::trace!("connection from {peer}: {err}");
-            }
-        });
+        let watched = Watched::new(header_timeout);
+        let service = {
+            let (proxy, watched) = (proxy.clone(), watched.clone());
+            hyper::service::service_fn(move |request| proxy.clone().serve(request, peer, watched.clone()))
+        };
+        let connection = http1.serve_connection(TokioIo::new(stream), service);
+        let task = tokio::spawn(serve_connection(connection, watched.clone(), open.clone(), peer));
+        tokio::spawn(watchdog(watched, task.abort_handle(), stopping.clone()));
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = stop_all.send(true);
+    drop(open);
+    let _ = all_closed.recv().await;
     Ok(())
+}
+
+/// One connection until it ends (or its watchdog aborts it): shut down gracefully once the
+/// server stops; `_open` is dropped at the end, as the server's count of open connections.
+async fn serve_connection<C>(connection: C, watched: Arc<Watched>, _open: mpsc::Sender<()>, peer: SocketAddr)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    /// Ends the watchdog with the connection, however it ends.
+    struct Closing(Arc<Watched>);
+    impl Drop for Closing {
+        fn drop(&mut self) {
+            self.0.close();
+        }
+    }
+    let _closing = Closing(watched.clone());
+    let mut connection = std::pin::pin!(connection);
+    let (mut registered, mut shutting_down) = (false, false);
+    let served = std::future::poll_fn(|cx| {
+        if !registered {
+            watched.set_waker(cx.waker());
+            registered = true;
+        }
+        if !shutting_down && watched.stopping() {
+            shutting_down = true;
+            connection.as_mut().graceful_shutdown();
+        }
+        connection.as_mut().poll(cx)
+    });
+    if let Err(err) = served.await {
+        tracing::trace!("connection from {peer}: {err}");
+    }
 }
 
 /// Accepts connections and hands them out in turn (never returns).

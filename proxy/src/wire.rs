@@ -5,8 +5,9 @@
 
 use reekolect_lead::{Attribute, Lead, Note};
 
-/// Appends `lead` as JSON to `out`.
-pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
+/// Appends `lead` as JSON to `out`. `plain`: its strings are known to need no escaping (see
+/// [`crate::lead_json::read`]), so they are not scanned for what would.
+pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead, plain: bool) {
     // Every field named, so that a new one is a compile error here; the scalars' wire names
     // and order come from `Lead::scalars`, as everywhere else.
     let Lead {
@@ -38,34 +39,36 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead) {
     for (name, value) in lead.scalars() {
         if let Some(value) = value {
             field(out, name);
-            string(out, value);
+            string(out, value, plain);
         }
     }
     if let Some(notes) = notes {
         field(out, "notes");
-        list(out, notes, |out, Note { title, description }| pair(out, ("title", title), ("description", description)));
+        list(out, notes, |out, Note { title, description }| {
+            pair(out, ("title", title), ("description", description), plain)
+        });
     }
     if let Some(tags) = tags {
         field(out, "tags");
-        list(out, tags, |out, tag| string(out, tag));
+        list(out, tags, |out, tag| string(out, tag, plain));
     }
     if let Some(attributes) = attributes {
         field(out, "attributes");
-        list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value)));
+        list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value), plain));
     }
     out.push(b'}');
 }
 
 /// `{"first":"…","second":"…"}`.
-fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str)) {
+fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str), plain: bool) {
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(first.as_bytes());
     out.extend_from_slice(b"\":");
-    string(out, a);
+    string(out, a, plain);
     out.extend_from_slice(b",\"");
     out.extend_from_slice(second.as_bytes());
     out.extend_from_slice(b"\":");
-    string(out, b);
+    string(out, b, plain);
     out.push(b'}');
 }
 
@@ -81,9 +84,10 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], mut item: impl FnMut(&mut Vec<u8>, &T
 }
 
 /// A JSON string: as it is when nothing needs escaping (no `"`, `\` or control character
-/// below U+0020, the only ones serde_json escapes), else through serde_json.
-fn string(out: &mut Vec<u8>, value: &str) {
-    if value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+/// below U+0020, the only ones serde_json escapes; known when `plain`), else through serde_json.
+fn string(out: &mut Vec<u8>, value: &str, plain: bool) {
+    debug_assert!(!plain || plain_len(value.as_bytes()) == value.len(), "{value:?} is not plain");
+    if plain || plain_len(value.as_bytes()) == value.len() {
         out.reserve(value.len() + 2);
         out.push(b'"');
         out.extend_from_slice(value.as_bytes());
@@ -93,16 +97,70 @@ fn string(out: &mut Vec<u8>, value: &str) {
     }
 }
 
+/// How many bytes at the start of `bytes` a JSON string holds as they are: the length up
+/// to the first `"`, `\` or control character (below 0x20), or all of it. Eight bytes at a
+/// time: a byte below 0x20 or equal to `"` or `\` (zero once xor-ed with it) borrows when
+/// 0x20 or 1 is subtracted from it, which sets its high bit where the byte's own is clear;
+/// the lowest byte so marked is the first such byte (a borrow only marks bytes above it).
+pub(crate) fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = 0;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let control = word.wrapping_sub(ONES * 0x20);
+        let quote = (word ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+        let backslash = (word ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+        let marked = (control | quote | backslash) & !word & HIGH;
+        if marked != 0 {
+            return at + (marked.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + bytes[at..].iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len() - at)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::write_lead;
+    use super::{plain_len, write_lead};
     use reekolect_lead::{Attribute, Lead, Note};
 
     fn same(lead: &Lead) {
         let mut ours = Vec::new();
-        write_lead(&mut ours, lead);
+        write_lead(&mut ours, lead, false);
         let serde = serde_json::to_vec(lead).unwrap();
         assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
+    }
+
+    #[test]
+    fn plain_len_stops_at_the_first_byte_to_escape() {
+        let slow =
+            |bytes: &[u8]| bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len());
+        // Every byte value at every position of 1 to 24 bytes of plain text, and a second
+        // byte to escape after it (the first must win), in words and in the tail.
+        for len in 0..24 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = byte;
+                    assert_eq!(plain_len(&bytes), slow(&bytes), "{bytes:?}");
+                    if at + 1 < len {
+                        bytes[len - 1] = b'"';
+                        assert_eq!(plain_len(&bytes), slow(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+        // High bytes (UTF-8) next to the bytes to find.
+        for text in [
+            "é\"",
+            "ééééé\\",
+            "\u{ff}\u{80}\u{1}",
+            "🎉🎉🎉🎉\u{1f}",
+            "\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{7f}\u{20}\"",
+        ] {
+            assert_eq!(plain_len(text.as_bytes()), slow(text.as_bytes()), "{text:?}");
+        }
     }
 
     #[test]

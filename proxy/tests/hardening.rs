@@ -296,7 +296,37 @@ async fn slow_heads_and_idle_connections_are_closed_after_the_header_timeout() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(waited >= Duration::from_millis(200), "closed too early: {waited:?}");
 
+        // The same after a `PUT /lead` (the hot path; its upstream is down: a 502).
+        let mut idle = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        let body = base_lead(1).to_string();
+        let head = format!(
+            "PUT /lead HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        idle.write_all((head + &body).as_bytes()).await.unwrap();
+        let (waited, answer) = time_until_closed(&mut idle).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+        assert!(waited >= Duration::from_millis(200), "closed too early: {waited:?}");
+
         proxy.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn huge_timeouts_mean_no_timeout_rather_than_an_overflow() {
+    bounded(async {
+        let mock = start_mock().await;
+        let mut config = ProxyConfig::new(mock.url(), Secret::new(TOKEN));
+        config.request_timeout = Duration::MAX;
+        config.timeout = Duration::MAX;
+        config.header_timeout = Duration::MAX;
+        let proxy = start_proxy(config).await;
+        let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
+        assert_eq!(status, 200, "{body}");
+        proxy.shutdown().await.unwrap();
+        mock.shutdown().await.unwrap();
     })
     .await
 }

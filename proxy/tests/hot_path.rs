@@ -172,3 +172,31 @@ async fn limits_timeouts_and_upstream_failures_are_the_same_on_both_paths() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_body_in_several_chunks_is_read_whole() {
+    bounded(async {
+        let mock = start_mock().await;
+        let mut config = ProxyConfig::new(mock.url(), Secret::new(TOKEN));
+        config.max_body_bytes = 400;
+        let (hot, routed) = both(config).await;
+        let body = lead(7, r#","name":"Ada Lovelace","tags":["a","b"]"#);
+        for base in [hot.url(), routed.url()] {
+            // Chunked, in three chunks (three frames): one lead.
+            let chunks: Vec<Result<String, std::io::Error>> =
+                vec![Ok(body[..10].to_string()), Ok(body[10..40].to_string()), Ok(body[40..].to_string())];
+            let response = client()
+                .put(format!("{base}/lead"))
+                .header("content-type", "application/json")
+                .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{base}: {}", response.text().await.unwrap());
+        }
+        hot.shutdown().await.unwrap();
+        routed.shutdown().await.unwrap();
+        mock.shutdown().await.unwrap();
+    })
+    .await
+}

@@ -94,6 +94,14 @@ async fn every_framing_of_an_answer_is_read() {
 
         let http10 = "HTTP/1.0 202 Accepted\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
         assert_eq!(put_through(http10, true).await, (202, serde_json::json!({"ok": true})));
+
+        // A body larger than the connection's read buffer (4 KiB), by its length.
+        let text = "x".repeat(10_000);
+        let large: &'static str = Box::leak(
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{{\"text\":\"{text}\"}}", text.len() + 11)
+                .into_boxed_str(),
+        );
+        assert_eq!(put_through(large, false).await, (200, serde_json::json!({"text": text})));
     })
     .await
 }
