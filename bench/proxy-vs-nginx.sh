@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark: reekolect-proxy (validation on) vs nginx, both forwarding PUT /lead with the
 # token header to the embedded mock API, on loopback. Everything started here is stopped
-# (by PID) on exit. Usage: bench/proxy-vs-nginx.sh   (env: DURATION=10s THREADS=2 CONNECTIONS=64)
+# (by PID) on exit. Usage: bench/proxy-vs-nginx.sh   (env: DURATION=10s ROUNDS=3 THREADS=2 CONNECTIONS=64)
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 MOCK_PORT=${MOCK_PORT:-18090}
@@ -152,18 +153,41 @@ run() { # name port pid
   echo "$result" | awk -v ticks=$(($(cpu_ticks "$3") - before)) -v hz="$(getconf CLK_TCK)" \
     '{ printf "%s %.1f\n", $0, ticks / hz * 1e6 / $5 }'
 }
-say "wrk: $THREADS threads, $CONNECTIONS connections, $DURATION each, on $(nproc) cores"
+say "wrk: $THREADS threads, $CONNECTIONS connections, $DURATION each, $ROUNDS rounds, on $(nproc) cores"
 direct=$(LEAD_PATH=/inbox/direct/lead wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/put.lua" \
   -H "x-bp-token: $TOKEN" "http://127.0.0.1:$MOCK_PORT" 2>/dev/null | grep '^RESULT' || true)
-nginx=$(run nginx "$NGINX_PORT" "$NGINX_PID")
-ours=$(run reekolect-proxy "$PROXY_PORT" "$PROXY_PID")
 
-printf '%-16s %10s %9s %9s %10s %7s %12s\n' target 'req/s' 'p50 ms' 'p99 ms' requests errors 'cpu µs/req'
-printf '%-16s %10s %9s %9s %10s %7s %12s\n' $nginx
-printf '%-16s %10s %9s %9s %10s %7s %12s\n' $ours
-ratio=$(awk -v a="$(echo "$ours" | awk '{print $2}')" -v b="$(echo "$nginx" | awk '{print $2}')" \
-  'BEGIN { printf "%.2f", a / b }')
-echo "ratio ours/nginx (req/s): $ratio"
-echo "server CPU per request, ours/nginx: $(awk -v a="$(echo "$ours" | awk '{print $7}')" \
-  -v b="$(echo "$nginx" | awk '{print $7}')" 'BEGIN { printf "%.2f", a / b }') (user + system time of the server's processes)"
+# Rounds, the order swapped each round, so that a machine that speeds up or slows down during
+# the benchmark (other tenants, frequency) does not favour whichever server runs first.
+rows=()
+for round in $(seq 1 "$ROUNDS"); do
+  if [ $((round % 2)) -eq 1 ]; then
+    rows+=("$round $(run nginx "$NGINX_PORT" "$NGINX_PID")" "$round $(run reekolect-proxy "$PROXY_PORT" "$PROXY_PID")")
+  else
+    rows+=("$round $(run reekolect-proxy "$PROXY_PORT" "$PROXY_PID")" "$round $(run nginx "$NGINX_PORT" "$NGINX_PID")")
+  fi
+done
+
+printf '%-6s %-16s %10s %9s %9s %10s %7s %12s\n' round target 'req/s' 'p50 ms' 'p99 ms' requests errors 'cpu µs/req'
+printf '%-6s %-16s %10s %9s %9s %10s %7s %12s\n' ${rows[@]}
+# Per round: ours/nginx for req/s and CPU; then the medians of each server's figures.
+printf '%s\n' "${rows[@]}" | awk '
+  { req[$2, $1] = $3; p50[$2, $1] = $4; p99[$2, $1] = $5; cpu[$2, $1] = $8; n = $1 > n ? $1 : n }
+  function median(arr, who,   i, k, v, t) {
+    k = 0; for (i = 1; i <= n; i++) v[++k] = arr[who, i]
+    for (i = 1; i <= k; i++) for (t = i + 1; t <= k; t++) if (v[t] < v[i]) { x = v[i]; v[i] = v[t]; v[t] = x }
+    return k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+  }
+  END {
+    for (i = 1; i <= n; i++)
+      printf "round %d: ratio ours/nginx req/s %.2f, CPU per request %.2f\n", i,
+        req["reekolect-proxy", i] / req["nginx", i], cpu["reekolect-proxy", i] / cpu["nginx", i]
+    split("nginx reekolect-proxy", who, " ")
+    for (w = 1; w <= 2; w++)
+      printf "median %-16s %8.0f req/s, p50 %.2f ms, p99 %.2f ms, %.1f µs CPU/request\n", who[w],
+        median(req, who[w]), median(p50, who[w]), median(p99, who[w]), median(cpu, who[w])
+    printf "ratio ours/nginx (req/s, medians of %d rounds): %.2f\n", n, median(req, "reekolect-proxy") / median(req, "nginx")
+    printf "server CPU per request, ours/nginx (medians): %.2f (user + system time of the server processes)\n",
+      median(cpu, "reekolect-proxy") / median(cpu, "nginx")
+  }'
 echo "note: the mock alone (wrk straight to it, its PUT path only) did $(echo "$direct" | awk '{print $2}') req/s"
