@@ -485,7 +485,7 @@ fn admit(
         check_visitor(key, token, &lead)?;
     }
     match &lead.uuid {
-        Some(uuid) => state.uuids.check_string(uuid)?,
+        Some(uuid) => state.uuids.check(uuid)?,
         None => state.uuids.check("")?,
     }
     Ok((lead, plain))
