@@ -347,6 +347,11 @@ async fn read_body(
     }
 }
 
+/// A header's value as text, empty when it is not UTF-8.
+fn text(value: &[u8]) -> &str {
+    std::str::from_utf8(value).unwrap_or("")
+}
+
 /// Parses one answer head at the start of `buf`: its length, status, framing and whether
 /// the connection stays open; `None` when incomplete.
 fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, Failure> {
@@ -362,9 +367,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, 
     let mut keep_alive = answer.version == Some(1);
     let mut length: Option<usize> = None;
     let mut chunked = None;
+    // Only the values of the three headers used here are decoded: the rest of the answer's
+    // head is not relayed, only its body.
     for header in answer.headers.iter() {
-        let value = std::str::from_utf8(header.value).unwrap_or("");
         if header.name.eq_ignore_ascii_case("content-length") {
+            let value = text(header.value);
             let parsed = value.trim().parse::<usize>().map_err(|_| Failure::Malformed("invalid content-length"))?;
             if length.is_some_and(|known| known != parsed) {
                 return Err(Failure::Malformed("conflicting content-length"));
@@ -372,10 +379,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, StatusCode, Framing, bool)>, 
             length = Some(parsed);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // The last coding says whether the body is chunked (RFC 9112, 6.3).
-            let last = value.rsplit(',').next().unwrap_or("").trim();
+            let last = text(header.value).rsplit(',').next().unwrap_or("").trim();
             chunked = Some(last.eq_ignore_ascii_case("chunked"));
         } else if header.name.eq_ignore_ascii_case("connection")
-            && value.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
+            && text(header.value).split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
         {
             keep_alive = false;
         }
