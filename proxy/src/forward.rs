@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
 use std::cell::RefCell;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -86,25 +87,42 @@ impl UpstreamClient {
     /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
     /// breaker is open the answer is a 503 without calling the upstream.
     /// `plain`: the lead's strings need no escaping as JSON (see [`crate::wire::write_lead`]).
-    pub(crate) async fn put_lead(&self, lead: &Lead, plain: bool, watched: Option<&Watched>) -> Response {
-        if let Err(wait) = self.breaker.check() {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "upstream unavailable: too many recent failures, not calling it for a while",
-            )
-            .with_retry_after(wait.as_secs().max(1))
-            .into_response();
+    ///
+    /// The lead is written out before this returns: the future holds the request's bytes,
+    /// not the lead, which the caller may drop (a future is moved and copied whole, and
+    /// every field it holds across an `await` makes it bigger).
+    pub(crate) fn put_lead<'a>(
+        &'a self,
+        lead: &Lead,
+        plain: bool,
+        watched: Option<&'a Watched>,
+    ) -> impl Future<Output = Response> + 'a {
+        enum Put<'a> {
+            Unavailable(Duration),
+            Direct(&'a DirectPut, PutRequest),
+            Reqwest(Bytes),
         }
-        let started = Instant::now();
-        match &self.direct {
-            Some(direct) => {
-                let request = direct.request(|out| crate::wire::write_lead(out, lead, plain));
-                self.put_direct(direct, &request, started, watched).await
-            }
-            None => {
+        let put = match (self.breaker.check(), &self.direct) {
+            (Err(wait), _) => Put::Unavailable(wait),
+            (Ok(()), Some(direct)) => Put::Direct(direct, direct.request(|out| crate::wire::write_lead(out, lead, plain))),
+            (Ok(()), None) => {
                 let mut body = Vec::with_capacity(512);
                 crate::wire::write_lead(&mut body, lead, plain);
-                self.put_with_reqwest(Bytes::from(body), started).await
+                Put::Reqwest(Bytes::from(body))
+            }
+        };
+        async move {
+            let started = Instant::now();
+            match put {
+                Put::Unavailable(wait) => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "upstream unavailable: too many recent failures, not calling it for a while",
+                )
+                .with_retry_after(wait.as_secs().max(1))
+                .into_response(),
+                Put::Direct(direct, request) => self.put_direct(direct, &request, started, watched).await,
+                // Boxed: reqwest's future is the bigger one and only serves https upstreams.
+                Put::Reqwest(body) => Box::pin(self.put_with_reqwest(body, started)).await,
             }
         }
     }

@@ -20,7 +20,7 @@
 
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
-use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, AppState, LeadQuery, REQUEST_ID};
+use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, visitor_token, AppState, LeadQuery, REQUEST_ID};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
@@ -33,6 +33,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Body as _;
 use hyper::body::Incoming;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,7 +66,8 @@ impl Proxy {
     /// The answer to one request from `peer`.
     pub async fn answer(self, request: Request<Incoming>, peer: SocketAddr) -> Response {
         if is_hot(&request) {
-            return self.hot.lead(request, peer, None).await.0;
+            let lead = self.hot.prepare(request, peer);
+            return self.hot.lead(lead, None).await.0;
         }
         self.route(request, peer).await
     }
@@ -90,23 +92,41 @@ impl Proxy {
     /// [`crate::watchdog`]): no head is due while a request is answered, the next one is
     /// due once the answer is sent. Each serving thread has its own `Arc` of the proxy: the
     /// count this clones and drops per request is not shared with the other threads.
-    pub(crate) async fn serve(
+    ///
+    /// Not an `async fn`: the request is taken apart first, so that the future (which hyper
+    /// moves and keeps for the whole answer) holds what the answer needs rather than the
+    /// request, and one copy of it rather than one for each `async` level it went through.
+    pub(crate) fn serve(
         self: Arc<Self>,
         request: Request<Incoming>,
         peer: SocketAddr,
         watched: Arc<Watched>,
-    ) -> Result<Response, Infallible> {
+    ) -> impl Future<Output = Result<Response, Infallible>> {
         watched.busy();
-        if is_hot(&request) {
-            let (response, answered) = self.hot.lead(request, peer, Some(&watched)).await;
-            // A small body in memory: written as soon as this returns.
-            watched.idle(answered);
-            return Ok(response);
+        let next = if is_hot(&request) { Next::Lead(self.hot.prepare(request, peer)) } else { Next::Route(request) };
+        async move {
+            match next {
+                Next::Lead(lead) => {
+                    let (response, answered) = self.hot.lead(lead, Some(&watched)).await;
+                    // A small body in memory: written as soon as this returns.
+                    watched.idle(answered);
+                    Ok(response)
+                }
+                Next::Route(request) => {
+                    // Boxed: the router's future is big, and only the other routes need it.
+                    let response = Box::pin(self.route(request, peer)).await;
+                    // Other answers' bodies may stream (static files): sent once hyper drops them.
+                    Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
+                }
+            }
         }
-        // Other answers' bodies may stream (static files): sent once hyper drops them.
-        let response = self.route(request, peer).await;
-        Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
     }
+}
+
+/// What [`Proxy::serve`] does with a request.
+enum Next {
+    Lead(Lead),
+    Route(Request<Incoming>),
 }
 
 /// `PUT`/`POST /lead`.
@@ -147,16 +167,29 @@ impl Drop for IdleOnceSent {
     }
 }
 
+/// A `PUT`/`POST /lead` taken apart: what answering it needs (see [`Hot::prepare`]).
+pub(crate) struct Lead {
+    started: Instant,
+    id: HeaderValue,
+    span: tracing::Span,
+    put: bool,
+    origin: Option<HeaderValue>,
+    work: Work,
+}
+
+/// What is left to do for a [`Lead`] once its head is read.
+enum Work {
+    /// An answer already: the per-IP limit was reached.
+    Answered(Response),
+    /// Read the body, check it (and the content type of a `POST`, after the body as the
+    /// router's order has it), forward it.
+    Submit { body: Incoming, unsupported_type: bool, visitor_token: Option<String> },
+}
+
 impl Hot {
-    /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
-    /// CORS headers, the request timeout.
-    /// Also when the answer was ready.
-    async fn lead(
-        &self,
-        request: Request<Incoming>,
-        peer: SocketAddr,
-        watched: Option<&Watched>,
-    ) -> (Response, Instant) {
+    /// What the outer layers do before the handler, from the head alone: the request id,
+    /// the span, CORS's origin, the per-IP limit; and what the handler needs of the head.
+    pub(crate) fn prepare(&self, request: Request<Incoming>, peer: SocketAddr) -> Lead {
         let started = Instant::now();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
@@ -170,12 +203,40 @@ impl Hot {
         );
         let put = request.method() == Method::PUT;
         let origin = if self.cors.any_origin { None } else { request.headers().get(header::ORIGIN).cloned() };
-        let answer = within(
-            watched,
-            Limit::Request,
-            deadline(started, self.request_timeout),
-            self.checked(request, peer, watched),
-        );
+        let work = match self.over_ip_limit(request.headers(), peer) {
+            Some(answer) => Work::Answered(answer),
+            None => {
+                let (parts, body) = request.into_parts();
+                let unsupported_type = !put && !is_text_or_json(&parts.headers);
+                // The token is only read when visitor tokens are checked.
+                let visitor_token = match &self.state.visitor_key {
+                    Some(_) => {
+                        let query = || Query::<LeadQuery>::try_from_uri(&parts.uri).ok().and_then(|q| q.0.visitor);
+                        visitor_token(&parts.headers).map(str::to_string).or_else(query)
+                    }
+                    None => None,
+                };
+                Work::Submit { body, unsupported_type, visitor_token }
+            }
+        };
+        Lead { started, id, span, put, origin, work }
+    }
+
+    /// The per-IP limit's 429, when the client is over it.
+    fn over_ip_limit(&self, headers: &HeaderMap, peer: SocketAddr) -> Option<Response> {
+        let (limiter, client_ip) = self.ip_limit.as_ref()?;
+        let not_until = limiter.check_key(&client_ip.of(headers, Some(peer.ip()))).err()?;
+        // Whole seconds, as `tower_governor` counts them for the router's limit.
+        let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs();
+        Some(too_many(Duration::from_secs(wait), "client IP").into_response())
+    }
+
+    /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
+    /// CORS headers, the request timeout.
+    /// Also when the answer was ready.
+    pub(crate) async fn lead(&self, lead: Lead, watched: Option<&Watched>) -> (Response, Instant) {
+        let Lead { started, id, span, put, origin, work } = lead;
+        let answer = within(watched, Limit::Request, deadline(started, self.request_timeout), self.handle(work, watched));
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {
@@ -190,34 +251,24 @@ impl Hot {
         (response, answered)
     }
 
-    /// The per-IP limit, the body limit, then the handler.
-    async fn checked(&self, request: Request<Incoming>, peer: SocketAddr, watched: Option<&Watched>) -> Response {
-        if let Some((limiter, client_ip)) = &self.ip_limit {
-            let key = client_ip.of(request.headers(), Some(peer.ip()));
-            if let Err(not_until) = limiter.check_key(&key) {
-                // Whole seconds, as `tower_governor` counts them for the router's limit.
-                let wait = not_until.wait_time_from(DefaultClock::default().now()).as_secs();
-                return too_many(Duration::from_secs(wait), "client IP").into_response();
-            }
-        }
-        let (parts, body) = request.into_parts();
+    /// The body limit, then the handler.
+    async fn handle(&self, work: Work, watched: Option<&Watched>) -> Response {
+        let (body, unsupported_type, visitor_token) = match work {
+            Work::Answered(answer) => return answer,
+            Work::Submit { body, unsupported_type, visitor_token } => (body, unsupported_type, visitor_token),
+        };
         let body = match self.read_body(body).await {
             Ok(body) => body,
             Err(error) => return error.into_response(),
         };
-        if parts.method == Method::POST && !is_text_or_json(&parts.headers) {
+        if unsupported_type {
             return ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "content-type: must be text/plain or application/json",
             )
             .into_response();
         }
-        // `?visitor=` only matters when visitor tokens are checked.
-        let query: LeadQuery = match &self.state.visitor_key {
-            Some(_) => Query::try_from_uri(&parts.uri).map(|query| query.0).unwrap_or_default(),
-            None => LeadQuery::default(),
-        };
-        submit(&self.state, &parts.headers, query.visitor.as_deref(), &body, watched).await
+        submit(&self.state, visitor_token.as_deref(), &body, watched).await
     }
 
     /// The body, at most `max_body_bytes` (413 beyond, by its `Content-Length` or while reading).

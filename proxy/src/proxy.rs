@@ -424,7 +424,7 @@ async fn put_lead(
     body: Bytes,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
+    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, None).await
 }
 
 /// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
@@ -443,7 +443,7 @@ async fn post_lead(
         .into_response();
     }
     let query = query.map(|q| q.0).unwrap_or_default();
-    submit(&state, &headers, query.visitor.as_deref(), &body, None).await
+    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, None).await
 }
 
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
@@ -456,33 +456,34 @@ pub(crate) fn is_text_or_json(headers: &HeaderMap) -> bool {
 }
 
 /// Admits the update ([`admit`]) and forwards it (the upstream timeout kept by the
-/// connection's watchdog when `watched`, else by a tokio timer).
+/// connection's watchdog when `watched`, else by a tokio timer). `visitor_token`: the
+/// request's visitor token ([`visitor_token`], else `?visitor=`), if any.
 pub(crate) async fn submit(
     state: &AppState,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
+    visitor_token: Option<&str>,
     body: &[u8],
     watched: Option<&Watched>,
 ) -> Response {
-    match admit(state, headers, query_token, body) {
-        Ok((lead, plain)) => state.upstream.put_lead(&lead, plain, watched).await,
-        Err(error) => error.into_response(),
-    }
+    // The lead is dropped before the `await`: the future keeps only the request's bytes.
+    let put = match admit(state, visitor_token, body) {
+        Ok((lead, plain)) => state.upstream.put_lead(&lead, plain, watched),
+        Err(error) => return error.into_response(),
+    };
+    put.await
+}
+
+/// The visitor token in a request's header.
+pub(crate) fn visitor_token(headers: &HeaderMap) -> Option<&str> {
+    headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok())
 }
 
 /// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor
 /// token when one is needed (401), the visitor's rate (429).
-fn admit(
-    state: &AppState,
-    headers: &HeaderMap,
-    query_token: Option<&str>,
-    body: &[u8],
-) -> Result<(Lead, bool), ApiError> {
+fn admit(state: &AppState, visitor_token: Option<&str>, body: &[u8]) -> Result<(Lead, bool), ApiError> {
     let (lead, plain) = read_marked_lead(body).map_err(ApiError::fields)?;
     check_bot(state.allow_bots.as_deref(), &lead)?;
     if let Some(key) = &state.visitor_key {
-        let token = headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok()).or(query_token);
-        check_visitor(key, token, &lead)?;
+        check_visitor(key, visitor_token, &lead)?;
     }
     match &lead.uuid {
         Some(uuid) => state.uuids.check(uuid)?,
