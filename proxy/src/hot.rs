@@ -20,7 +20,7 @@
 
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
-use crate::proxy::{is_text_or_json, log_response, new_request_id, submit, visitor_token, AppState, LeadQuery, REQUEST_ID};
+use crate::proxy::{cors_vary, is_text_or_json, log_response, new_request_id, submit, visitor_token, AppState, LeadQuery, REQUEST_ID};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
@@ -313,25 +313,27 @@ impl Hot {
 pub(crate) struct CorsHeaders {
     any_origin: bool,
     origins: Vec<HeaderValue>,
-    vary: HeaderValue,
+    vary: Option<HeaderValue>,
     expose: HeaderValue,
 }
 
 impl CorsHeaders {
     /// For `origins` (any when empty) and the exposed `expose` headers, as [`crate::proxy`]'s
-    /// `cors` configures the layer (`tower_http`'s default `vary`, credentials never allowed).
+    /// `cors` configures the layer ([`crate::proxy::cors_vary`]'s `vary`, credentials never allowed).
     pub(crate) fn new(origins: &[HeaderValue], expose: &[header::HeaderName]) -> Self {
         let expose = expose.iter().map(header::HeaderName::as_str).collect::<Vec<_>>().join(",");
         Self {
             any_origin: origins.is_empty(),
             origins: origins.to_vec(),
-            vary: HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers"),
+            vary: (!cors_vary(origins).is_empty()).then(|| HeaderValue::from_static("origin")),
             expose: HeaderValue::from_str(&expose).expect("header names are valid header values"),
         }
     }
 
     fn apply(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
-        headers.append(header::VARY, self.vary.clone());
+        if let Some(vary) = &self.vary {
+            headers.append(header::VARY, vary.clone());
+        }
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, self.expose.clone());
         if self.any_origin {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));

@@ -238,13 +238,27 @@ const EXPOSED: [HeaderName; 2] = [REQUEST_ID, header::RETRY_AFTER];
 /// CORS for `origins` (any when empty). Credentials are never allowed, so a wildcard
 /// cannot expose a cookie-authenticated answer.
 fn cors(origins: &[HeaderValue]) -> CorsLayer {
-    let origins = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins.iter().cloned()) };
+    let allowed = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins.iter().cloned()) };
     CorsLayer::new()
+        .vary(cors_vary(origins))
         .allow_methods([Method::PUT, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(VISITOR_HEADER)])
         .expose_headers(EXPOSED)
-        .allow_origin(origins)
+        .allow_origin(allowed)
         .max_age(Duration::from_secs(600))
+}
+
+/// What CORS answers vary by, for caches: the request's `Origin` when only some origins
+/// are allowed (`Access-Control-Allow-Origin` is then sent to those only), else nothing, as
+/// `*` is sent to every request (the Fetch standard's "CORS protocol and HTTP caches").
+/// The allowed methods and headers are fixed lists, not copied from a preflight's
+/// request, so answers do not vary by those (`tower_http`'s default `Vary` names them).
+pub(crate) fn cors_vary(origins: &[HeaderValue]) -> Vec<HeaderName> {
+    if origins.is_empty() {
+        Vec::new()
+    } else {
+        vec![header::ORIGIN]
+    }
 }
 
 /// The trace layer's type: our span and response callbacks, nothing else logged.

@@ -63,6 +63,39 @@ async fn only_the_allowed_origins_are_allowed() {
     .await
 }
 
+/// `Vary: Origin` exactly when the answer depends on the origin (an allow-list), on the hot
+/// path (`PUT /lead`), the router's routes and preflights alike; with any origin allowed
+/// every answer carries `*`, and names nothing to vary by.
+#[tokio::test]
+async fn answers_vary_by_origin_only_with_an_allow_list() {
+    bounded(async {
+        let mock = start_mock().await;
+        for (allowed, vary) in [(vec![], None), (vec![HeaderValue::from_static("https://a.example")], Some("origin"))] {
+            let mut config = ProxyConfig::new(&mock.url(), Secret::new(TOKEN));
+            config.allow_origins = allowed;
+            let proxy = start_proxy(config).await;
+            let lead = client()
+                .put(format!("{}/lead", proxy.url()))
+                .header("origin", "https://a.example")
+                .json(&base_lead(1))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(lead.status(), 200);
+            let health =
+                client().get(format!("{}/healthz", proxy.url())).header("origin", "https://a.example").send().await.unwrap();
+            let preflight = preflight(&proxy.url(), "https://a.example").await;
+            for (what, response) in [("PUT /lead", &lead), ("GET /healthz", &health), ("preflight", &preflight)] {
+                let got = response.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
+                assert_eq!(got, vary.into_iter().collect::<Vec<_>>(), "{what}, allowed {:?}", vary);
+            }
+            proxy.shutdown().await.unwrap();
+        }
+        mock.shutdown().await.unwrap();
+    })
+    .await
+}
+
 #[test]
 fn allow_origin_values_are_checked() {
     use reekolect_proxy::cli::parse_origin;
