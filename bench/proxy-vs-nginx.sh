@@ -57,6 +57,7 @@ done
 # 3. The mock upstream, shared by both.
 REEKOLECT_API_TOKEN=$TOKEN RUST_LOG=warn "$BIN" mock-api --listen "127.0.0.1:$MOCK_PORT" \
   >"$TMP/mock.out" 2>"$TMP/mock.log" &
+MOCK_PID=$!
 PIDS+=($!)
 wait_port "$MOCK_PORT"
 
@@ -145,13 +146,14 @@ cpu_ticks() { # pid
 }
 
 run() { # name port pid
-  local before result
+  local before mock_before result
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$TMP/put.lua" "http://127.0.0.1:$2" >/dev/null # warm-up
   before=$(cpu_ticks "$3")
+  mock_before=$(cpu_ticks "$MOCK_PID")
   result=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$TMP/put.lua" "http://127.0.0.1:$2" \
     | grep '^RESULT' | sed "s/^RESULT/$1/")
-  echo "$result" | awk -v ticks=$(($(cpu_ticks "$3") - before)) -v hz="$(getconf CLK_TCK)" \
-    '{ printf "%s %.1f\n", $0, ticks / hz * 1e6 / $5 }'
+  echo "$result" | awk -v ticks=$(($(cpu_ticks "$3") - before)) -v mock=$(($(cpu_ticks "$MOCK_PID") - mock_before)) \
+    -v hz="$(getconf CLK_TCK)" '{ printf "%s %.1f %.1f\n", $0, ticks / hz * 1e6 / $5, mock / hz * 1e6 / $5 }'
 }
 say "wrk: $THREADS threads, $CONNECTIONS connections, $DURATION each, $ROUNDS rounds, on $(nproc) cores"
 direct=$(LEAD_PATH=/inbox/direct/lead wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$TMP/put.lua" \
@@ -168,11 +170,13 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 
-printf '%-6s %-16s %10s %9s %9s %10s %7s %12s\n' round target 'req/s' 'p50 ms' 'p99 ms' requests errors 'cpu µs/req'
-printf '%-6s %-16s %10s %9s %9s %10s %7s %12s\n' ${rows[@]}
+# cpu: the server's CPU time (user + system, all threads) per request; mock cpu: the mock
+# upstream's, which depends on what the server sends it (both share this machine's 2 cores).
+printf '%-6s %-16s %10s %9s %9s %10s %7s %12s %13s\n' round target 'req/s' 'p50 ms' 'p99 ms' requests errors 'cpu µs/req' 'mock µs/req'
+printf '%-6s %-16s %10s %9s %9s %10s %7s %12s %13s\n' ${rows[@]}
 # Per round: ours/nginx for req/s and CPU; then the medians of each server's figures.
 printf '%s\n' "${rows[@]}" | awk '
-  { req[$2, $1] = $3; p50[$2, $1] = $4; p99[$2, $1] = $5; cpu[$2, $1] = $8; n = $1 > n ? $1 : n }
+  { req[$2, $1] = $3; p50[$2, $1] = $4; p99[$2, $1] = $5; cpu[$2, $1] = $8; mock[$2, $1] = $9; n = $1 > n ? $1 : n }
   function median(arr, who,   i, k, v, t) {
     k = 0; for (i = 1; i <= n; i++) v[++k] = arr[who, i]
     for (i = 1; i <= k; i++) for (t = i + 1; t <= k; t++) if (v[t] < v[i]) { x = v[i]; v[i] = v[t]; v[t] = x }
@@ -184,8 +188,8 @@ printf '%s\n' "${rows[@]}" | awk '
         req["reekolect-proxy", i] / req["nginx", i], cpu["reekolect-proxy", i] / cpu["nginx", i]
     split("nginx reekolect-proxy", who, " ")
     for (w = 1; w <= 2; w++)
-      printf "median %-16s %8.0f req/s, p50 %.2f ms, p99 %.2f ms, %.1f µs CPU/request\n", who[w],
-        median(req, who[w]), median(p50, who[w]), median(p99, who[w]), median(cpu, who[w])
+      printf "median %-16s %8.0f req/s, p50 %.2f ms, p99 %.2f ms, %.1f µs CPU/request (the mock behind it %.1f)\n",
+        who[w], median(req, who[w]), median(p50, who[w]), median(p99, who[w]), median(cpu, who[w]), median(mock, who[w])
     printf "ratio ours/nginx (req/s, medians of %d rounds): %.2f\n", n, median(req, "reekolect-proxy") / median(req, "nginx")
     printf "server CPU per request, ours/nginx (medians): %.2f (user + system time of the server processes)\n",
       median(cpu, "reekolect-proxy") / median(cpu, "nginx")
