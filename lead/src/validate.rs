@@ -96,9 +96,12 @@ fn normalise(lead: &mut Lead, errors: &mut Vec<FieldError>) {
             lead.phone = Some(number);
         }
     }
-    lead.notes =
-        lead.notes.take().and_then(|notes| check(errors, "notes", list_len(notes)).map(|notes| self::notes(errors, notes)));
-    lead.tags = lead.tags.take().and_then(|tags| check(errors, "tags", list_len(tags)).map(|tags| self::tags(errors, tags)));
+    lead.notes = lead
+        .notes
+        .take()
+        .and_then(|notes| check(errors, "notes", list_len(notes)).map(|notes| self::notes(errors, notes)));
+    lead.tags =
+        lead.tags.take().and_then(|tags| check(errors, "tags", list_len(tags)).map(|tags| self::tags(errors, tags)));
     lead.attributes = lead
         .attributes
         .take()
@@ -506,9 +509,9 @@ mod tests {
     /// bytes, and every ASCII character an email, phone, id or UUID rule names.
     const ALPHABET: &[char] = &[
         'a', 'Z', 'f', 'F', 'g', '0', '1', '4', '7', '9', '-', '_', '.', '@', '+', ' ', '\t', '\n', '\r', '\u{b}',
-        '\u{c}', '\u{0}', '\u{1}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{ad}', 'é', 'ß',
-        '€', '٣', '\u{1680}', '\u{2028}', '\u{3000}', '\u{feff}', '\u{200b}', '🎉', '(', ')', '"', '\\', ',', ';',
-        ':', '<', '>', '[', ']', '#', '~',
+        '\u{c}', '\u{0}', '\u{1}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{ad}', 'é', 'ß', '€',
+        '٣', '\u{1680}', '\u{2028}', '\u{3000}', '\u{feff}', '\u{200b}', '🎉', '(', ')', '"', '\\', ',', ';', ':', '<',
+        '>', '[', ']', '#', '~',
     ];
 
     /// A small deterministic generator (xorshift), so a failure is reproducible.
@@ -657,7 +660,9 @@ mod tests {
         ] {
             assert_eq!(super::email(email.to_string()), reference::email(email.to_string()), "{email:?}");
         }
-        for phone in ["+44 20 7946 0958", "+1 (555) 010-9999", "+353 1 234 5678", "555-0100", "+0123456789", "12", "٣٣٣٣"] {
+        for phone in
+            ["+44 20 7946 0958", "+1 (555) 010-9999", "+353 1 234 5678", "555-0100", "+0123456789", "12", "٣٣٣٣"]
+        {
             assert_eq!(super::phone(phone), reference::phone(phone), "{phone:?}");
         }
         for id in ["", "a", &long('a', 64), &long('a', 65), "a-_Z9", "a b", "é", "a.b"] {

@@ -593,7 +593,8 @@ mod tests {
         }
         // `scalar` gives the same slots as `scalars_mut`, in the same order.
         let mut lead = Lead::default();
-        let slots: Vec<*const Option<String>> = lead.scalars_mut().into_iter().map(|(_, slot)| &raw const *slot).collect();
+        let slots: Vec<*const Option<String>> =
+            lead.scalars_mut().into_iter().map(|(_, slot)| &raw const *slot).collect();
         for (at, slot) in slots.into_iter().enumerate() {
             assert_eq!(&raw const *super::scalar(&mut lead, at), slot, "{}", FIELDS[at]);
         }
