@@ -1,6 +1,8 @@
 //! Where the visitor context comes from: the widget's script tag, the bot page URL and
 //! the visitor UUID the widget stores in `sessionStorage`.
 
+use crate::FAST_PATHS;
+
 /// The two ids that name a bot of a customer account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotIds {
@@ -12,17 +14,71 @@ pub struct BotIds {
 
 /// True for an id the API uses: 1 to 64 ASCII letters, digits, `-` or `_`.
 pub(crate) fn is_id(value: &str) -> bool {
-    (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    let bytes = value.as_bytes();
+    match bytes.len() {
+        0 | 65.. => false,
+        len if FAST_PATHS && len >= 8 => {
+            // The last word overlaps the one before it unless the length is a multiple of 8.
+            let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+            (0..len - 8).step_by(8).all(|at| id_bytes(word(at))) && id_bytes(word(len - 8))
+        }
+        _ => bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+    }
 }
 
 /// True for a UUID in its textual form (`8-4-4-4-12` hex digits, any case).
 pub fn is_uuid(value: &str) -> bool {
     let bytes = value.as_bytes();
+    if FAST_PATHS {
+        return is_uuid_by_words(bytes);
+    }
     bytes.len() == 36
         && bytes.iter().enumerate().all(|(i, b)| match i {
             8 | 13 | 18 | 23 => *b == b'-',
             _ => b.is_ascii_hexdigit(),
         })
+}
+
+/// [`is_uuid`] eight bytes at a time: the dashes where they belong, and the 32 digits in
+/// four words (the groups of four paired).
+fn is_uuid_by_words(bytes: &[u8]) -> bool {
+    let Ok(bytes) = <&[u8; 36]>::try_from(bytes) else {
+        return false;
+    };
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
+    let half = |at: usize| u64::from(u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes")));
+    [bytes[8], bytes[13], bytes[18], bytes[23]] == [b'-'; 4]
+        && hex_digits(word(0))
+        && hex_digits(half(9) | half(14) << 32)
+        && hex_digits(half(19) | half(24) << 32)
+        && hex_digits(word(28))
+}
+
+/// A one in every byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The bytes of `word` from `lo` to `hi`, marked by their high bit; for a word of ASCII
+/// bytes (below 0x80), where adding `0x80 - lo` sets a byte's high bit when it is `lo` or
+/// more and adding `0x7f - hi` when it is above `hi`, without carrying into the next byte.
+fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+    word.wrapping_add(ONES * u64::from(0x80 - lo)) & !word.wrapping_add(ONES * u64::from(0x7f - hi))
+}
+
+/// Whether the eight bytes of `word` are all ASCII hex digits, either case: letters are
+/// tested with their 0x20 bit set (`A`-`F` as `a`-`f`), digits as they are (with it set,
+/// 0x10-0x19 would pass as digits).
+fn hex_digits(word: u64) -> bool {
+    let ok = in_range(word, b'0', b'9') | in_range(word | ONES * 0x20, b'a', b'f');
+    word & ONES * 0x80 == 0 && ok & ONES * 0x80 == ONES * 0x80
+}
+
+/// Whether the eight bytes of `word` are all ASCII letters, digits, `-` or `_`.
+fn id_bytes(word: u64) -> bool {
+    let ok = in_range(word, b'0', b'9')
+        | in_range(word | ONES * 0x20, b'a', b'z')
+        | in_range(word, b'-', b'-')
+        | in_range(word, b'_', b'_');
+    word & ONES * 0x80 == 0 && ok & ONES * 0x80 == ONES * 0x80
 }
 
 /// Reads `BotId,CustomerId` from the text of the widget's

@@ -2,7 +2,7 @@
 
 use crate::context::{is_id, is_uuid};
 use crate::text::{decimal, join};
-use crate::{Attribute, FieldError, Lead, Note, STATUSES};
+use crate::{Attribute, FieldError, Lead, Note, FAST_PATHS, STATUSES};
 
 /// The size bounds applied to a lead update.
 #[derive(Debug, Clone, Copy)]
@@ -30,38 +30,11 @@ impl Limits {
 /// lower-cased; `phone` keeps its digits only and a leading `+CC` moves to `dialCode`;
 /// `dialCode` gets its `+`; tags are de-duplicated (first one kept); attributes with the
 /// same key collapse to the last value given.
-pub fn validate_fields(lead: Lead) -> Result<Lead, Vec<FieldError>> {
+pub fn validate_fields(mut lead: Lead) -> Result<Lead, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut out = Lead { uuid: lead.uuid, bot_id: lead.bot_id, customer_id: lead.customer_id, ..Lead::default() };
-
-    out.agent_id = lead.agent_id.and_then(|v| check(&mut errors, "agentId", id(v)));
-    out.status = lead.status.and_then(|v| check(&mut errors, "status", status(v)));
-    out.picture = lead.picture.and_then(|v| check(&mut errors, "picture", picture(v)));
-    out.name = lead.name.and_then(|v| check(&mut errors, "name", text(v, 1, Limits::SHORT_TEXT, false)));
-    out.email = lead.email.and_then(|v| check(&mut errors, "email", email(v)));
-    out.dial_code = lead.dial_code.and_then(|v| check(&mut errors, "dialCode", dial_code(&v)));
-    if let Some(raw) = lead.phone {
-        if let Some((code, number)) = check(&mut errors, "phone", phone(&raw)) {
-            match (code, &out.dial_code) {
-                (Some(code), Some(given)) if &code != given => errors
-                    .push(FieldError::new("phone", "starts with ".to_string() + &code + " but dialCode is " + given)),
-                (Some(code), None) => out.dial_code = Some(code),
-                _ => {}
-            }
-            out.phone = Some(number);
-        }
-    }
-    out.notes = lead
-        .notes
-        .and_then(|notes| check(&mut errors, "notes", list_len(notes)).map(|notes| self::notes(&mut errors, notes)));
-    out.tags =
-        lead.tags.and_then(|tags| check(&mut errors, "tags", list_len(tags)).map(|tags| self::tags(&mut errors, tags)));
-    out.attributes = lead.attributes.and_then(|list| {
-        check(&mut errors, "attributes", list_len(list)).map(|list| self::attributes(&mut errors, list))
-    });
-
+    normalise(&mut lead, &mut errors);
     if errors.is_empty() {
-        Ok(out)
+        Ok(lead)
     } else {
         Err(errors)
     }
@@ -69,7 +42,14 @@ pub fn validate_fields(lead: Lead) -> Result<Lead, Vec<FieldError>> {
 
 /// Checks a complete lead as the upstream API takes it: [`validate_fields`] plus the
 /// required `uuid` (a UUID), `botId` and `customerId` (ids of letters, digits, `-`, `_`).
-pub fn validate_lead(lead: Lead) -> Result<Lead, Vec<FieldError>> {
+pub fn validate_lead(mut lead: Lead) -> Result<Lead, Vec<FieldError>> {
+    validate_lead_in_place(&mut lead).map(|()| lead)
+}
+
+/// [`validate_lead`] on a lead where it lies, normalised in place: the proxy's way, which
+/// does not copy the lead (over 300 bytes) in and out of every call. After an error the
+/// lead is partly normalised and its broken fields are `None`: it is for dropping.
+pub fn validate_lead_in_place(lead: &mut Lead) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     match &lead.uuid {
         None => errors.push(FieldError::new("uuid", "is required")),
@@ -82,20 +62,50 @@ pub fn validate_lead(lead: Lead) -> Result<Lead, Vec<FieldError>> {
         match value {
             None => errors.push(FieldError::new(field, "is required")),
             Some(v) => {
-                if !is_id(v.trim()) {
+                if !is_id(trim(v)) {
                     errors.push(FieldError::new(field, ID_RULE));
                 }
             }
         }
     }
-    match validate_fields(lead) {
-        Ok(lead) if errors.is_empty() => Ok(lead),
-        Ok(_) => Err(errors),
-        Err(more) => {
-            errors.extend(more);
-            Err(errors)
+    normalise(lead, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// [`validate_fields`]' work, in place: each field taken out, checked and put back
+/// normalised (`None` when it broke a rule), the broken rules added to `errors`.
+fn normalise(lead: &mut Lead, errors: &mut Vec<FieldError>) {
+    lead.agent_id = lead.agent_id.take().and_then(|v| check(errors, "agentId", id(v)));
+    lead.status = lead.status.take().and_then(|v| check(errors, "status", status(v)));
+    lead.picture = lead.picture.take().and_then(|v| check(errors, "picture", picture(v)));
+    lead.name = lead.name.take().and_then(|v| check(errors, "name", text(v, 1, Limits::SHORT_TEXT, false)));
+    lead.email = lead.email.take().and_then(|v| check(errors, "email", email(v)));
+    lead.dial_code = lead.dial_code.take().and_then(|v| check(errors, "dialCode", dial_code(&v)));
+    if let Some(raw) = lead.phone.take() {
+        if let Some((code, number)) = check(errors, "phone", phone(&raw)) {
+            match (code, &lead.dial_code) {
+                (Some(code), Some(given)) if &code != given => errors
+                    .push(FieldError::new("phone", "starts with ".to_string() + &code + " but dialCode is " + given)),
+                (Some(code), None) => lead.dial_code = Some(code),
+                _ => {}
+            }
+            lead.phone = Some(number);
         }
     }
+    lead.notes = lead
+        .notes
+        .take()
+        .and_then(|notes| check(errors, "notes", list_len(notes)).map(|notes| self::notes(errors, notes)));
+    lead.tags =
+        lead.tags.take().and_then(|tags| check(errors, "tags", list_len(tags)).map(|tags| self::tags(errors, tags)));
+    lead.attributes = lead
+        .attributes
+        .take()
+        .and_then(|list| check(errors, "attributes", list_len(list)).map(|list| self::attributes(errors, list)));
 }
 
 type Rule<T> = Result<T, String>;
@@ -112,9 +122,22 @@ fn check_item<T>(errors: &mut Vec<FieldError>, list: &str, i: usize, part: &str,
         .ok()
 }
 
+/// `value.trim()`, without decoding characters when the first and last bytes are ASCII
+/// above the space: `char::is_whitespace` holds for ASCII 9-13 and 32 only, and every other
+/// whitespace character starts and ends with bytes of 0x80 or more, so such a string has
+/// none at either end (the usual case: trimming is for what users paste).
+fn trim(value: &str) -> &str {
+    let solid = |byte: Option<&u8>| matches!(byte, Some(0x21..=0x7f));
+    if solid(value.as_bytes().first()) && solid(value.as_bytes().last()) {
+        value
+    } else {
+        value.trim()
+    }
+}
+
 /// `value` without surrounding whitespace, reusing its allocation when it has none.
 fn trimmed(value: String) -> String {
-    let trimmed = value.trim();
+    let trimmed = trim(&value);
     if trimmed.len() == value.len() {
         value
     } else {
@@ -134,11 +157,17 @@ fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
 
 fn text(value: String, min: usize, max: usize, multiline: bool) -> Rule<String> {
     let value = trimmed(value);
-    // One pass for both the length in characters and the control characters.
-    let (mut len, mut control) = (0, false);
-    for c in value.chars() {
-        len += 1;
-        control |= c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
+    // Printable ASCII (0x20-0x7E, one byte a character, no control characters among them),
+    // the usual text, is checked a byte at a time without decoding characters (in the
+    // proxy: see `FAST_PATHS`); anything else takes one pass over the characters for both
+    // their number and control characters.
+    let (mut len, mut control) = (value.len(), false);
+    if !(FAST_PATHS && value.bytes().all(|byte| byte.wrapping_sub(0x20) < 0x5f)) {
+        len = 0;
+        for c in value.chars() {
+            len += 1;
+            control |= c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
+        }
     }
     if len < min {
         return Err("must not be empty".into());
@@ -198,35 +227,39 @@ fn email(value: String) -> Rule<String> {
     if value.len() > 254 {
         return Err("must be at most 254 characters".into());
     }
-    let (local, domain) = value.rsplit_once('@').ok_or(RULE)?;
+    // Searched and split as bytes rather than characters: `@`, `.` and `-` are ASCII, and no
+    // byte of a non-ASCII character is.
+    let at = value.bytes().rposition(|b| b == b'@').ok_or(RULE)?;
+    let (local, domain) = (&value[..at], &value.as_bytes()[at + 1..]);
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && !local.contains("..")
+        && !local.as_bytes().windows(2).any(|pair| pair == b"..")
         && local.chars().all(|c| {
             !c.is_whitespace()
                 && !c.is_control()
                 && !matches!(c, '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"')
         });
-    let tld = domain.rsplit('.').next().unwrap_or("");
-    let domain_ok = domain.contains('.')
-        && domain.split('.').all(|l| {
+    let tld = domain.rsplit(|&b| b == b'.').next().unwrap_or_default();
+    let domain_ok = domain.contains(&b'.')
+        && domain.split(|&b| b == b'.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
+                && !l.starts_with(b"-")
+                && !l.ends_with(b"-")
                 // Letters and digits of any script (internationalised domains), checked as
-                // "not ASCII" rather than with Unicode's tables, which cost 2 KB of the bundle.
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                // "not ASCII" rather than with Unicode's tables, which cost 2 KB of the bundle
+                // (a non-ASCII character's bytes are all non-ASCII).
+                && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || !b.is_ascii())
         })
-        && tld.chars().count() >= 2
-        && !tld.chars().all(|c| c.is_ascii_digit());
+        // At least two characters (bytes that are not UTF-8 continuation bytes).
+        && tld.iter().filter(|&&b| b & 0xc0 != 0x80).count() >= 2
+        && !tld.iter().all(u8::is_ascii_digit);
     if local_ok && domain_ok {
         // The domain lower-cased in place (ASCII letters only, so no length changes).
-        let at = local.len() + 1;
         let mut value = value;
-        value[at..].make_ascii_lowercase();
+        value[at + 1..].make_ascii_lowercase();
         Ok(value)
     } else {
         Err(RULE.into())
@@ -234,7 +267,8 @@ fn email(value: String) -> Rule<String> {
 }
 
 fn dial_code(value: &str) -> Rule<String> {
-    let digits = value.trim().strip_prefix('+').unwrap_or(value.trim());
+    let value = trim(value);
+    let digits = value.strip_prefix('+').unwrap_or(value);
     if (1..=4).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
         Ok(plus(digits))
     } else {
@@ -252,16 +286,18 @@ const TWO_DIGIT_CODES: [&str; 44] = [
 
 /// Splits a phone number into (calling code from a leading `+`, national digits).
 fn phone(value: &str) -> Rule<(Option<String>, String)> {
-    let value = value.trim();
+    let value = trim(value);
     let (international, rest) = match value.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, value),
     };
-    if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
+    // Bytes rather than characters: the allowed ones are ASCII, and no byte of a non-ASCII
+    // character is.
+    if !rest.bytes().all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'.' | b'(' | b')')) {
         return Err("may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into());
     }
     let mut digits = String::with_capacity(rest.len());
-    digits.extend(rest.chars().filter(char::is_ascii_digit));
+    digits.extend(rest.bytes().filter(u8::is_ascii_digit).map(char::from));
     if !international {
         return if (4..=15).contains(&digits.len()) {
             Ok((None, digits))
@@ -330,4 +366,324 @@ fn attributes(errors: &mut Vec<FieldError>, list: Vec<Attribute>) -> Vec<Attribu
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The byte-level rules against the character-level ones they replaced (kept here as
+    //! `reference`), on many generated strings: same answers, same messages.
+
+    use super::*;
+
+    /// The rules as they were written over characters, before their byte-level fast paths.
+    mod reference {
+        use super::super::{plus, Rule, TWO_DIGIT_CODES};
+        use crate::text::decimal;
+
+        pub fn trimmed(value: String) -> String {
+            let trimmed = value.trim();
+            if trimmed.len() == value.len() {
+                value
+            } else {
+                trimmed.to_string()
+            }
+        }
+
+        pub fn text(value: String, min: usize, max: usize, multiline: bool) -> Rule<String> {
+            let value = trimmed(value);
+            let (mut len, mut control) = (0, false);
+            for c in value.chars() {
+                len += 1;
+                control |= c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r'));
+            }
+            if len < min {
+                return Err("must not be empty".into());
+            }
+            if len > max {
+                return Err("must be at most ".to_string() + &decimal(max as u64) + " characters");
+            }
+            if control {
+                return Err("must not contain control characters".into());
+            }
+            Ok(value)
+        }
+
+        pub fn email(value: String) -> Rule<String> {
+            const RULE: &str = "must be an email address like name@example.com";
+            let value = trimmed(value);
+            if value.len() > 254 {
+                return Err("must be at most 254 characters".into());
+            }
+            let (local, domain) = value.rsplit_once('@').ok_or(RULE)?;
+            let local_ok = !local.is_empty()
+                && local.len() <= 64
+                && !local.starts_with('.')
+                && !local.ends_with('.')
+                && !local.contains("..")
+                && local.chars().all(|c| {
+                    !c.is_whitespace()
+                        && !c.is_control()
+                        && !matches!(c, '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"')
+                });
+            let tld = domain.rsplit('.').next().unwrap_or("");
+            let domain_ok = domain.contains('.')
+                && domain.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
+                })
+                && tld.chars().count() >= 2
+                && !tld.chars().all(|c| c.is_ascii_digit());
+            if local_ok && domain_ok {
+                let at = local.len() + 1;
+                let mut value = value;
+                value[at..].make_ascii_lowercase();
+                Ok(value)
+            } else {
+                Err(RULE.into())
+            }
+        }
+
+        pub fn dial_code(value: &str) -> Rule<String> {
+            let digits = value.trim().strip_prefix('+').unwrap_or(value.trim());
+            if (1..=4).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+            {
+                Ok(plus(digits))
+            } else {
+                Err("must be '+' and 1 to 4 digits, like +44".into())
+            }
+        }
+
+        pub fn phone(value: &str) -> Rule<(Option<String>, String)> {
+            let value = value.trim();
+            let (international, rest) = match value.strip_prefix('+') {
+                Some(rest) => (true, rest),
+                None => (false, value),
+            };
+            if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')')) {
+                return Err("may hold only digits, spaces, dashes, dots and parentheses (and a leading +)".into());
+            }
+            let mut digits = String::with_capacity(rest.len());
+            digits.extend(rest.chars().filter(char::is_ascii_digit));
+            if !international {
+                return if (4..=15).contains(&digits.len()) {
+                    Ok((None, digits))
+                } else {
+                    Err("must have 4 to 15 digits".into())
+                };
+            }
+            if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+                return Err("must be a full international number: + then 8 to 15 digits".into());
+            }
+            let code_len = if digits.starts_with('1') || digits.starts_with('7') {
+                1
+            } else if TWO_DIGIT_CODES.contains(&&digits[..2]) {
+                2
+            } else {
+                3
+            };
+            Ok((Some(plus(&digits[..code_len])), digits[code_len..].to_string()))
+        }
+
+        pub fn is_id(value: &str) -> bool {
+            (1..=64).contains(&value.len())
+                && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }
+
+        pub fn is_uuid(value: &str) -> bool {
+            let bytes = value.as_bytes();
+            bytes.len() == 36
+                && bytes.iter().enumerate().all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => *b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                })
+        }
+    }
+
+    /// Characters where byte-level and character-level rules could part: ASCII controls and
+    /// whitespace (vertical tab and form feed too), DEL, the C1 controls and their neighbours
+    /// (U+0080, U+0085 which is also whitespace, U+009F, U+00A0), non-ASCII whitespace that is
+    /// not control (U+2028, U+3000, U+1680), non-ASCII letters and digits of 2, 3 and 4
+    /// bytes, and every ASCII character an email, phone, id or UUID rule names.
+    const ALPHABET: &[char] = &[
+        'a', 'Z', 'f', 'F', 'g', '0', '1', '4', '7', '9', '-', '_', '.', '@', '+', ' ', '\t', '\n', '\r', '\u{b}',
+        '\u{c}', '\u{0}', '\u{1}', '\u{1f}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}', '\u{a0}', '\u{ad}', 'é', 'ß', '€',
+        '٣', '\u{1680}', '\u{2028}', '\u{3000}', '\u{feff}', '\u{200b}', '🎉', '(', ')', '"', '\\', ',', ';', ':', '<',
+        '>', '[', ']', '#', '~',
+    ];
+
+    /// A small deterministic generator (xorshift), so a failure is reproducible.
+    struct Random(u64);
+
+    impl Random {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+
+        /// Up to `max` characters, each from `ALPHABET` or from `common` (half the time, so
+        /// that rules get past their first check).
+        fn string(&mut self, max: usize, common: &[char]) -> String {
+            let len = self.below(max + 1);
+            (0..len)
+                .map(|_| {
+                    if self.below(2) == 0 {
+                        common[self.below(common.len())]
+                    } else {
+                        ALPHABET[self.below(ALPHABET.len())]
+                    }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn byte_level_rules_answer_as_the_character_level_ones() {
+        let mut random = Random(0x9e37_79b9_7f4a_7c15);
+        let letters = ['a', 'b', 'x', 'A', 'Q', '3', '.', '-', ' '];
+        let digits = ['0', '1', '2', '4', '7', '9', ' ', '-', '(', ')', '.', '+'];
+        for _ in 0..300_000 {
+            let value = random.string(12, &letters);
+            assert_eq!(trimmed(value.clone()), reference::trimmed(value.clone()), "{value:?}");
+            assert_eq!(trim(&value), value.trim(), "{value:?}");
+            for (min, max) in [(0, 3), (1, 5), (1, 200)] {
+                for multiline in [false, true] {
+                    assert_eq!(
+                        text(value.clone(), min, max, multiline),
+                        reference::text(value.clone(), min, max, multiline),
+                        "{value:?} {min} {max} {multiline}"
+                    );
+                }
+            }
+            assert_eq!(is_id(&value), reference::is_id(&value), "{value:?}");
+            assert_eq!(dial_code(&value), reference::dial_code(&value), "{value:?}");
+
+            // Emails: a local part, `@`, labels joined by dots; sometimes a second `@`.
+            let labels = 1 + random.below(3);
+            let mut email = random.string(6, &letters) + "@";
+            for label in 0..labels {
+                if label > 0 {
+                    email.push('.');
+                }
+                email += &random.string(5, &letters);
+            }
+            if random.below(8) == 0 {
+                email = email + "@" + &random.string(4, &letters);
+            }
+            assert_eq!(super::email(email.clone()), reference::email(email.clone()), "{email:?}");
+
+            let phone = random.string(18, &digits);
+            assert_eq!(super::phone(&phone), reference::phone(&phone), "{phone:?}");
+            assert_eq!(dial_code(&phone), reference::dial_code(&phone), "{phone:?}");
+
+            // UUIDs: a valid one with a character or two replaced, or moved dashes.
+            let mut uuid: Vec<char> = "7e88d192-9b20-4035-9b68-d4ac3d58A34F".chars().collect();
+            for _ in 0..random.below(3) {
+                let at = random.below(uuid.len());
+                uuid[at] = ALPHABET[random.below(ALPHABET.len())];
+            }
+            if random.below(4) == 0 {
+                let at = random.below(uuid.len());
+                uuid.remove(at);
+                uuid.insert(random.below(uuid.len()), '-');
+            }
+            let uuid: String = uuid.into_iter().collect();
+            assert_eq!(is_uuid(&uuid), reference::is_uuid(&uuid), "{uuid:?}");
+        }
+    }
+
+    #[test]
+    fn byte_level_rules_at_the_edges() {
+        let long = |c: char, n: usize| c.to_string().repeat(n);
+        for value in [
+            String::new(),
+            " ".into(),
+            "\u{a0}x\u{a0}".into(),
+            "\u{3000}x".into(),
+            "x\u{2028}".into(),
+            "\u{85}".into(),
+            "x\u{9f}x".into(),
+            "x\u{a0}x".into(),
+            long('a', 200),
+            long('a', 201),
+            long('é', 200),
+            long('é', 201),
+            long('🎉', 64),
+            long('🎉', 65),
+            "\u{7f}".into(),
+            "~".into(),
+        ] {
+            for (min, max, multiline) in [(1, 200, false), (0, 64, true), (1, 64, false)] {
+                assert_eq!(
+                    text(value.clone(), min, max, multiline),
+                    reference::text(value.clone(), min, max, multiline),
+                    "{value:?}"
+                );
+            }
+        }
+        for email in [
+            "Ada@Example.com",
+            " Ann.Lee+x@Example.CO.uk ",
+            "anna@müller.de",
+            "user@例え.テスト",
+            "a@b.c",
+            "a@b.cé",
+            "a@b.éé",
+            "a@b.12",
+            "a@b.1a",
+            "a@-b.com",
+            "a@b-.com",
+            "a@b..com",
+            "a@.b.com",
+            "a@b.com.",
+            "@b.com",
+            ".a@b.com",
+            "a.@b.com",
+            "a..b@b.com",
+            "a\u{a0}b@b.com",
+            "a\u{85}b@b.com",
+            "a\u{2028}b@b.com",
+            "é@b.com",
+            "a@b@c.com",
+            "a@b.c\u{80}",
+            &(long('a', 64) + "@b.com"),
+            &(long('a', 65) + "@b.com"),
+            &("a@".to_string() + &long('b', 63) + ".com"),
+            &("a@".to_string() + &long('b', 64) + ".com"),
+            &("a@".to_string() + &long('b', 250) + ".com"),
+            &("a@".to_string() + &long('é', 31) + ".com"),
+            &("a@".to_string() + &long('é', 32) + ".com"),
+        ] {
+            assert_eq!(super::email(email.to_string()), reference::email(email.to_string()), "{email:?}");
+        }
+        for phone in
+            ["+44 20 7946 0958", "+1 (555) 010-9999", "+353 1 234 5678", "555-0100", "+0123456789", "12", "٣٣٣٣"]
+        {
+            assert_eq!(super::phone(phone), reference::phone(phone), "{phone:?}");
+        }
+        for id in ["", "a", &long('a', 64), &long('a', 65), "a-_Z9", "a b", "é", "a.b"] {
+            assert_eq!(is_id(id), reference::is_id(id), "{id:?}");
+        }
+        // Every ASCII character, and some others, at every place of a UUID and of an id.
+        let uuid: Vec<char> = "7e88d192-9b20-4035-9b68-d4ac3d58A34F".chars().collect();
+        for c in (0..=0x7f).map(char::from).chain(ALPHABET.iter().copied()) {
+            for at in 0..uuid.len() {
+                let mut changed = uuid.clone();
+                changed[at] = c;
+                let changed: String = changed.into_iter().collect();
+                assert_eq!(is_uuid(&changed), reference::is_uuid(&changed), "{changed:?}");
+            }
+            for at in 0..20 {
+                let mut id: Vec<char> = "abcdefghijklmnopqrst".chars().collect();
+                id[at] = c;
+                let id: String = id.into_iter().collect();
+                assert_eq!(is_id(&id), reference::is_id(&id), "{id:?}");
+                assert_eq!(is_id(&id[..at + c.len_utf8()]), reference::is_id(&id[..at + c.len_utf8()]), "{id:?}");
+            }
+        }
+    }
 }

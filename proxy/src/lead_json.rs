@@ -16,25 +16,26 @@
 use crate::wire::plain_len;
 use reekolect_lead::{Attribute, Lead, Note};
 
-/// The lead in `body`, as serde would read it, or `None` (see the module's documentation);
-/// with whether its strings were all plain (no escapes in the body): then no string of the
-/// lead, nor any part of one, needs escaping when written as JSON (JSON has `"`, `\` and
-/// control characters only escaped), also once validation has trimmed or re-cased them.
-pub(crate) fn read(body: &[u8]) -> Option<(Lead, bool)> {
+/// Reads the lead in `body` into `lead` (a `Lead::default()`), as serde would read it, or
+/// answers `None` (see the module's documentation; `lead` is then partly filled, for
+/// dropping); with whether its strings were all plain (no escapes in the body): then no
+/// string of the lead, nor any part of one, needs escaping when written as JSON (JSON has
+/// `"`, `\` and control characters only escaped), also once validation has trimmed or
+/// re-cased them. The caller's lead is filled where it lies rather than returned: a `Lead`
+/// is over 300 bytes, and every move of one is a copy.
+pub(crate) fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
     // serde_json refuses invalid UTF-8 in any string, and JSON has none outside strings: one
     // check of the whole body (a word at a time while it is ASCII) instead of one a string.
     let text = std::str::from_utf8(body).ok()?;
     let mut json = Json { text, bytes: body, at: 0, escapes: false };
-    let mut lead = Lead::default();
     json.expect(b'{')?;
     if json.peek()? == b'}' {
         json.at += 1;
     } else {
         let mut seen = 0u16;
         loop {
-            let key = json.key()?;
+            let index = json.field()?;
             json.expect(b':')?;
-            let index = field_index(key)?;
             // serde refuses a repeated field, `null` or not.
             if seen & (1 << index) != 0 {
                 return None;
@@ -44,10 +45,7 @@ pub(crate) fn read(body: &[u8]) -> Option<(Lead, bool)> {
                 // `None`, as `Lead::default()` has it.
             } else {
                 match index {
-                    0..=9 => {
-                        let (_, slot) = lead.scalars_mut().into_iter().nth(index)?;
-                        *slot = Some(json.string()?);
-                    }
+                    0..=9 => *scalar(lead, index) = Some(json.string()?),
                     10 => lead.notes = Some(json.list(Json::note)?),
                     11 => lead.tags = Some(json.list(Json::string)?),
                     _ => lead.attributes = Some(json.attributes()?),
@@ -59,28 +57,24 @@ pub(crate) fn read(body: &[u8]) -> Option<(Lead, bool)> {
         }
     }
     json.skip_whitespace();
-    (json.at == body.len()).then_some((lead, !json.escapes))
+    (json.at == body.len()).then_some(!json.escapes)
 }
 
-/// The index in `reekolect_lead::FIELDS` of the field named `key` (the ten string fields
-/// first, in `Lead::scalars_mut`'s order, then notes, tags and attributes).
-fn field_index(key: &[u8]) -> Option<usize> {
-    Some(match key {
-        b"uuid" => 0,
-        b"botId" => 1,
-        b"customerId" => 2,
-        b"agentId" => 3,
-        b"status" => 4,
-        b"picture" => 5,
-        b"name" => 6,
-        b"email" => 7,
-        b"phone" => 8,
-        b"dialCode" => 9,
-        b"notes" => 10,
-        b"tags" => 11,
-        b"attributes" => 12,
-        _ => return None,
-    })
+/// The string field at `index` (below 10) in `reekolect_lead::FIELDS`: `Lead::scalars_mut`'s
+/// slot, without building its array of ten for each field (a test holds them to the same).
+fn scalar(lead: &mut Lead, index: usize) -> &mut Option<String> {
+    match index {
+        0 => &mut lead.uuid,
+        1 => &mut lead.bot_id,
+        2 => &mut lead.customer_id,
+        3 => &mut lead.agent_id,
+        4 => &mut lead.status,
+        5 => &mut lead.picture,
+        6 => &mut lead.name,
+        7 => &mut lead.email,
+        8 => &mut lead.phone,
+        _ => &mut lead.dial_code,
+    }
 }
 
 /// A cursor over the body (valid UTF-8).
@@ -100,10 +94,16 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// The next byte that is not whitespace (not taken).
+    /// The next byte that is not whitespace (not taken). The usual body has none between
+    /// its tokens: the byte at the cursor is looked at once before any loop.
     fn peek(&mut self) -> Option<u8> {
-        self.skip_whitespace();
-        self.bytes.get(self.at).copied()
+        match *self.bytes.get(self.at)? {
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                self.skip_whitespace();
+                self.bytes.get(self.at).copied()
+            }
+            byte => Some(byte),
+        }
     }
 
     /// Takes `byte`, the next one that is not whitespace.
@@ -141,8 +141,35 @@ impl<'a> Json<'a> {
         (self.bytes.get(self.at..end)? == word).then(|| self.at = end)
     }
 
-    /// An object's key, as its raw bytes: one without escapes (else `None`).
-    fn key(&mut self) -> Option<&'a [u8]> {
+    /// The index in `FIELDS` of the lead's field named next (a key without escapes, else
+    /// `None`). Matched in place rather than scanned for its end and then looked up: the
+    /// first two bytes leave one name it can be, compared with its closing quote as a
+    /// constant (a few loads, no call to memcmp). A test holds these names to `FIELDS`.
+    fn field(&mut self) -> Option<usize> {
+        self.expect(b'"')?;
+        let rest = &self.bytes[self.at..];
+        let (index, quoted): (usize, &[u8]) = match rest.get(..2)? {
+            [b'u', _] if rest.starts_with(b"uuid\"") => (0, b"uuid\""),
+            [b'b', _] if rest.starts_with(b"botId\"") => (1, b"botId\""),
+            [b'c', _] if rest.starts_with(b"customerId\"") => (2, b"customerId\""),
+            [b'a', b'g'] if rest.starts_with(b"agentId\"") => (3, b"agentId\""),
+            [b's', _] if rest.starts_with(b"status\"") => (4, b"status\""),
+            [b'p', b'i'] if rest.starts_with(b"picture\"") => (5, b"picture\""),
+            [b'n', b'a'] if rest.starts_with(b"name\"") => (6, b"name\""),
+            [b'e', _] if rest.starts_with(b"email\"") => (7, b"email\""),
+            [b'p', _] if rest.starts_with(b"phone\"") => (8, b"phone\""),
+            [b'd', _] if rest.starts_with(b"dialCode\"") => (9, b"dialCode\""),
+            [b'n', _] if rest.starts_with(b"notes\"") => (10, b"notes\""),
+            [b't', _] if rest.starts_with(b"tags\"") => (11, b"tags\""),
+            [b'a', _] if rest.starts_with(b"attributes\"") => (12, b"attributes\""),
+            _ => return None,
+        };
+        self.at += quoted.len();
+        Some(index)
+    }
+
+    /// An object's key, as it is written: one without escapes (else `None`).
+    fn key(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
         let end = start + plain_len(&self.bytes[start..]);
@@ -150,7 +177,7 @@ impl<'a> Json<'a> {
             return None;
         }
         self.at = end + 1;
-        Some(&self.bytes[start..end])
+        self.text.get(start..end)
     }
 
     /// A string, its escapes decoded.
@@ -237,11 +264,13 @@ impl<'a> Json<'a> {
     /// A JSON array of what `item` reads.
     fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         self.expect(b'[')?;
-        let mut list = Vec::new();
         if self.peek()? == b']' {
             self.at += 1;
-            return Some(list);
+            return Some(Vec::new());
         }
+        // The capacity a first push would give (`Vec`'s least for small items), allocated
+        // without going through its growth path.
+        let mut list = Vec::with_capacity(4);
         loop {
             list.push(item(self)?);
             if !self.next_member()? {
@@ -299,10 +328,11 @@ impl<'a> Json<'a> {
         if self.peek()? == b'[' {
             return self.list(Json::attribute);
         }
-        let mut list = Vec::new();
+        // As in `list` (an empty object, rare, costs an allocation for nothing).
+        let mut list = Vec::with_capacity(4);
         self.object(|json, key| {
             let key = match key {
-                Key::Plain(raw) => String::from_utf8(raw.to_vec()).ok()?,
+                Key::Plain(raw) => raw.to_string(),
                 Key::Decoded(key) => key,
             };
             list.push(Attribute { key, value: json.scalar()? });
@@ -337,17 +367,17 @@ impl<'a> Json<'a> {
     }
 }
 
-/// An object's key: its raw bytes when it has no escapes, else decoded.
+/// An object's key: as it is written when it has no escapes, else decoded.
 enum Key<'a> {
-    Plain(&'a [u8]),
+    Plain(&'a str),
     Decoded(String),
 }
 
 impl<'a> Key<'a> {
-    /// The raw bytes of a key without escapes (a struct's field names have none here).
+    /// The bytes of a key without escapes (a struct's field names have none here).
     fn plain(&self) -> Option<&'a [u8]> {
         match self {
-            Key::Plain(raw) => Some(raw),
+            Key::Plain(raw) => Some(raw.as_bytes()),
             Key::Decoded(_) => None,
         }
     }
@@ -355,8 +385,13 @@ impl<'a> Key<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::read;
     use reekolect_lead::{Lead, FIELDS};
+
+    /// The lead in `body` and whether it was plain, or `None`.
+    fn read(body: &[u8]) -> Option<(Lead, bool)> {
+        let mut lead = Lead::default();
+        super::read(body, &mut lead).map(|plain| (lead, plain))
+    }
 
     /// What `Lead`'s serde `Deserialize` reads from `body` with serde_json (as the proxy's
     /// `read_lead` runs it), or `None` when it refuses it.
@@ -538,8 +573,30 @@ mod tests {
         for (at, (name, _)) in lead.scalars_mut().into_iter().enumerate() {
             assert_eq!(name, FIELDS[at]);
         }
+        // `Json::field` matches each name to its index, and nothing else.
+        let field = |key: &str| {
+            let body = format!(r#"{key}:"#);
+            let mut json = super::Json { text: &body, bytes: body.as_bytes(), at: 0, escapes: false };
+            json.field().inspect(|_| assert_eq!(&body[json.at..], ":", "{key}"))
+        };
         for (at, name) in FIELDS.iter().enumerate() {
-            assert_eq!(super::field_index(name.as_bytes()), Some(at), "{name}");
+            assert_eq!(field(&format!(r#""{name}""#)), Some(at), "{name}");
+            assert_eq!(field(&format!(r#" "{name}""#)), Some(at), "{name}");
+            for other in [&name[1..], &name[..name.len() - 1], &format!("{name}x"), &name.to_uppercase()] {
+                assert_eq!(field(&format!(r#""{other}""#)), None, "{other}");
+            }
+            assert_eq!(field(&format!(r#""{name}"#)), None, "{name}");
+            assert_eq!(field(name), None, "{name}");
+        }
+        for key in [r#""""#, r#""n""#, r#""na""#, r#""nam\u0065""#, r#""phone\"""#, "\"", ""] {
+            assert_eq!(field(key), None, "{key}");
+        }
+        // `scalar` gives the same slots as `scalars_mut`, in the same order.
+        let mut lead = Lead::default();
+        let slots: Vec<*const Option<String>> =
+            lead.scalars_mut().into_iter().map(|(_, slot)| &raw const *slot).collect();
+        for (at, slot) in slots.into_iter().enumerate() {
+            assert_eq!(&raw const *super::scalar(&mut lead, at), slot, "{}", FIELDS[at]);
         }
     }
 }

@@ -21,7 +21,7 @@ use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put, MethodRouter};
 use axum::Router;
-use reekolect_lead::{parse_lead, validate_lead, BotIds, FieldError, Lead};
+use reekolect_lead::{parse_lead, validate_lead, validate_lead_in_place, BotIds, FieldError, Lead};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -392,9 +392,12 @@ pub fn read_lead(body: &[u8]) -> Result<Lead, Vec<FieldError>> {
 /// [`read_lead`], with whether the lead's strings are known to need no escaping as JSON
 /// (see [`crate::lead_json::read`]).
 fn read_marked_lead(body: &[u8]) -> Result<(Lead, bool), Vec<FieldError>> {
-    // The usual body, read by hand (`lead_json`: the same lead serde reads, or none).
-    if let Some((lead, plain)) = crate::lead_json::read(body) {
-        return validate_lead(lead).map(|lead| (lead, plain));
+    // The usual body, read by hand (`lead_json`: the same lead serde reads, or none) and
+    // validated where it lies: the lead (over 300 bytes) is copied once, into the answer.
+    let mut lead = Lead::default();
+    if let Some(plain) = crate::lead_json::read(body, &mut lead) {
+        validate_lead_in_place(&mut lead)?;
+        return Ok((lead, plain));
     }
     // One pass when the body is a well-formed object that parses as a lead;
     // otherwise the checks below say what is wrong, in this order.
