@@ -197,6 +197,9 @@ impl<'a> Json<'a> {
     }
 
     /// The rest of a string from its first escape, at `end` (its plain start from `start`).
+    /// Out of line: the usual string has no escapes, and `string` stays small without it.
+    #[cold]
+    #[inline(never)]
     fn escaped(&mut self, start: usize, mut end: usize) -> Option<String> {
         self.escapes = true;
         let mut out = String::with_capacity(end - start + 16);
