@@ -27,37 +27,64 @@ pub(crate) fn write_lead(out: &mut Vec<u8>, lead: &Lead, plain: bool) {
     } = lead;
     out.push(b'{');
     let mut first = true;
-    let mut field = |out: &mut Vec<u8>, name: &str| {
-        if !first {
+    let field = |out: &mut Vec<u8>, first: &mut bool, name: &str| {
+        if !*first {
             out.push(b',');
         }
-        first = false;
+        *first = false;
         out.push(b'"');
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
     };
-    for (name, value) in lead.scalars() {
-        if let Some(value) = value {
-            field(out, name);
-            string(out, value, plain);
+    for ((name, value), opening) in lead.scalars().into_iter().zip(SCALAR_OPENINGS) {
+        match value {
+            // The usual case, in two copies: `,"name":"` (known in advance) and the value.
+            Some(value) if plain => {
+                let opening = if first { &opening[1..] } else { opening };
+                first = false;
+                out.reserve(opening.len() + value.len() + 1);
+                out.extend_from_slice(opening.as_bytes());
+                out.extend_from_slice(value.as_bytes());
+                out.push(b'"');
+            }
+            Some(value) => {
+                field(out, &mut first, name);
+                string(out, value, plain);
+            }
+            None => {}
         }
     }
     if let Some(notes) = notes {
-        field(out, "notes");
+        field(out, &mut first, "notes");
         list(out, notes, |out, Note { title, description }| {
             pair(out, ("title", title), ("description", description), plain)
         });
     }
     if let Some(tags) = tags {
-        field(out, "tags");
+        field(out, &mut first, "tags");
         list(out, tags, |out, tag| string(out, tag, plain));
     }
     if let Some(attributes) = attributes {
-        field(out, "attributes");
+        field(out, &mut first, "attributes");
         list(out, attributes, |out, Attribute { key, value }| pair(out, ("key", key), ("value", value), plain));
     }
     out.push(b'}');
 }
+
+/// What comes before each of [`Lead::scalars`]'s values, in their order: a comma, the wire
+/// name and the value's opening quote (a test holds them to the names).
+const SCALAR_OPENINGS: [&str; 10] = [
+    ",\"uuid\":\"",
+    ",\"botId\":\"",
+    ",\"customerId\":\"",
+    ",\"agentId\":\"",
+    ",\"status\":\"",
+    ",\"picture\":\"",
+    ",\"name\":\"",
+    ",\"email\":\"",
+    ",\"phone\":\"",
+    ",\"dialCode\":\"",
+];
 
 /// `{"first":"…","second":"…"}`.
 fn pair(out: &mut Vec<u8>, (first, a): (&str, &str), (second, b): (&str, &str), plain: bool) {
@@ -122,14 +149,31 @@ pub(crate) fn plain_len(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{plain_len, write_lead};
+    use super::{plain_len, write_lead, SCALAR_OPENINGS};
     use reekolect_lead::{Attribute, Lead, Note};
 
+    /// Written as serde writes it; also as `plain` when no string needs escaping.
     fn same(lead: &Lead) {
+        let serde = String::from_utf8(serde_json::to_vec(lead).unwrap()).unwrap();
         let mut ours = Vec::new();
         write_lead(&mut ours, lead, false);
-        let serde = serde_json::to_vec(lead).unwrap();
-        assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(serde).unwrap());
+        assert_eq!(String::from_utf8(ours).unwrap(), serde);
+        let mut strings: Vec<&String> = lead.scalars().into_iter().filter_map(|(_, value)| value.as_ref()).collect();
+        strings.extend(lead.tags.iter().flatten());
+        strings.extend(lead.notes.iter().flatten().flat_map(|note| [&note.title, &note.description]));
+        strings.extend(lead.attributes.iter().flatten().flat_map(|attribute| [&attribute.key, &attribute.value]));
+        if strings.iter().all(|string| plain_len(string.as_bytes()) == string.len()) {
+            let mut plain = Vec::new();
+            write_lead(&mut plain, lead, true);
+            assert_eq!(String::from_utf8(plain).unwrap(), serde);
+        }
+    }
+
+    #[test]
+    fn scalar_openings_are_the_wire_names() {
+        for ((name, _), opening) in Lead::default().scalars().into_iter().zip(SCALAR_OPENINGS) {
+            assert_eq!(opening, format!(",\"{name}\":\""));
+        }
     }
 
     #[test]
