@@ -104,7 +104,9 @@ impl UpstreamClient {
         }
         let put = match (self.breaker.check(), &self.direct) {
             (Err(wait), _) => Put::Unavailable(wait),
-            (Ok(()), Some(direct)) => Put::Direct(direct, direct.request(|out| crate::wire::write_lead(out, lead, plain))),
+            (Ok(()), Some(direct)) => {
+                Put::Direct(direct, direct.request(|out| crate::wire::write_lead(out, lead, plain)))
+            }
             (Ok(()), None) => {
                 let mut body = Vec::with_capacity(512);
                 crate::wire::write_lead(&mut body, lead, plain);

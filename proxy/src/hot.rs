@@ -20,7 +20,9 @@
 
 use crate::error::ApiError;
 use crate::limits::{too_many, ClientIp, IpLimiter};
-use crate::proxy::{cors_vary, is_text_or_json, log_response, new_request_id, submit, visitor_token, AppState, LeadQuery, REQUEST_ID};
+use crate::proxy::{
+    cors_vary, is_text_or_json, log_response, new_request_id, submit, visitor_token, AppState, LeadQuery, REQUEST_ID,
+};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query};
@@ -236,7 +238,8 @@ impl Hot {
     /// Also when the answer was ready.
     pub(crate) async fn lead(&self, lead: Lead, watched: Option<&Watched>) -> (Response, Instant) {
         let Lead { started, id, span, put, origin, work } = lead;
-        let answer = within(watched, Limit::Request, deadline(started, self.request_timeout), self.handle(work, watched));
+        let answer =
+            within(watched, Limit::Request, deadline(started, self.request_timeout), self.handle(work, watched));
         let mut response = match answer.instrument(span.clone()).await {
             Ok(response) => response,
             Err(_) => {

@@ -82,8 +82,12 @@ async fn answers_vary_by_origin_only_with_an_allow_list() {
                 .await
                 .unwrap();
             assert_eq!(lead.status(), 200);
-            let health =
-                client().get(format!("{}/healthz", proxy.url())).header("origin", "https://a.example").send().await.unwrap();
+            let health = client()
+                .get(format!("{}/healthz", proxy.url()))
+                .header("origin", "https://a.example")
+                .send()
+                .await
+                .unwrap();
             let preflight = preflight(&proxy.url(), "https://a.example").await;
             for (what, response) in [("PUT /lead", &lead), ("GET /healthz", &health), ("preflight", &preflight)] {
                 let got = response.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
