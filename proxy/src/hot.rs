@@ -127,7 +127,7 @@ impl Proxy {
 
 /// What [`Proxy::serve`] does with a request.
 enum Next {
-    Lead(Lead),
+    Lead(LeadRequest),
     Route(Request<Incoming>),
 }
 
@@ -170,7 +170,7 @@ impl Drop for IdleOnceSent {
 }
 
 /// A `PUT`/`POST /lead` taken apart: what answering it needs (see [`Hot::prepare`]).
-pub(crate) struct Lead {
+pub(crate) struct LeadRequest {
     started: Instant,
     id: HeaderValue,
     span: tracing::Span,
@@ -179,7 +179,7 @@ pub(crate) struct Lead {
     work: Work,
 }
 
-/// What is left to do for a [`Lead`] once its head is read.
+/// What is left to do for a [`LeadRequest`] once its head is read.
 enum Work {
     /// An answer already: the per-IP limit was reached.
     Answered(Response),
@@ -191,7 +191,7 @@ enum Work {
 impl Hot {
     /// What the outer layers do before the handler, from the head alone: the request id,
     /// the span, CORS's origin, the per-IP limit; and what the handler needs of the head.
-    pub(crate) fn prepare(&self, request: Request<Incoming>, peer: SocketAddr) -> Lead {
+    pub(crate) fn prepare(&self, request: Request<Incoming>, peer: SocketAddr) -> LeadRequest {
         let started = Instant::now();
         let id = match request.headers().get(REQUEST_ID) {
             Some(id) => id.clone(),
@@ -221,7 +221,7 @@ impl Hot {
                 Work::Submit { body, unsupported_type, visitor_token }
             }
         };
-        Lead { started, id, span, put, origin, work }
+        LeadRequest { started, id, span, put, origin, work }
     }
 
     /// The per-IP limit's 429, when the client is over it.
@@ -236,8 +236,8 @@ impl Hot {
     /// `PUT`/`POST /lead` with what the outer layers do: request id, log line, metrics,
     /// CORS headers, the request timeout.
     /// Also when the answer was ready.
-    pub(crate) async fn lead(&self, lead: Lead, watched: Option<&Watched>) -> (Response, Instant) {
-        let Lead { started, id, span, put, origin, work } = lead;
+    pub(crate) async fn lead(&self, lead: LeadRequest, watched: Option<&Watched>) -> (Response, Instant) {
+        let LeadRequest { started, id, span, put, origin, work } = lead;
         let answer =
             within(watched, Limit::Request, deadline(started, self.request_timeout), self.handle(work, watched));
         let mut response = match answer.instrument(span.clone()).await {
