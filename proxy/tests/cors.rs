@@ -18,6 +18,11 @@ async fn preflight(base: &str, origin: &str) -> reqwest::Response {
         .expect("preflight")
 }
 
+/// An actual (non-preflight) request from `origin`, to a route of the router.
+async fn health(base: &str, origin: &str) -> reqwest::Response {
+    client().get(format!("{base}/healthz")).header("origin", origin).send().await.expect("healthz")
+}
+
 #[tokio::test]
 async fn preflight_allows_any_origin_by_default() {
     bounded(async {
@@ -51,12 +56,7 @@ async fn only_the_allowed_origins_are_allowed() {
         assert!(response.headers().get("access-control-allow-origin").is_none());
 
         // Actual (non-preflight) answers carry the header too, for the allowed origin only.
-        let response = client()
-            .get(format!("{}/healthz", proxy.url()))
-            .header("origin", "https://a.example")
-            .send()
-            .await
-            .unwrap();
+        let response = health(&proxy.url(), "https://a.example").await;
         assert_eq!(response.headers()["access-control-allow-origin"], "https://a.example");
         proxy.shutdown().await.unwrap();
     })
@@ -82,12 +82,7 @@ async fn answers_vary_by_origin_only_with_an_allow_list() {
                 .await
                 .unwrap();
             assert_eq!(lead.status(), 200);
-            let health = client()
-                .get(format!("{}/healthz", proxy.url()))
-                .header("origin", "https://a.example")
-                .send()
-                .await
-                .unwrap();
+            let health = health(&proxy.url(), "https://a.example").await;
             let preflight = preflight(&proxy.url(), "https://a.example").await;
             for (what, response) in [("PUT /lead", &lead), ("GET /healthz", &health), ("preflight", &preflight)] {
                 let got = response.headers().get_all("vary").iter().map(|v| v.to_str().unwrap()).collect::<Vec<_>>();
