@@ -10,37 +10,44 @@
 //!
 //! Entry points:
 //! - [`start`] assembles what `reekolect-proxy serve` runs (proxy, and the mock in mock mode);
-//! - [`proxy::service`] is the proxy as served ([`Proxy`]: a hot path for `PUT`/`POST /lead`
-//!   in front of [`proxy::router`]); [`proxy::router`] and [`mock::router`] are axum routers;
+//! - [`proxy::router`] is the proxy, every route and layer, and [`mock::router`] the mock,
+//!   both axum routers;
 //! - [`mock::spawn`] and [`proxy::spawn`] run them on a listener, returning a [`ServerHandle`].
+//!
+//! Modules depend on each other without a circle (see `docs/proxy-design.md`).
 
 #![warn(missing_docs)]
 
+mod access_log;
 pub mod alloc;
 pub mod app;
 pub mod breaker;
 pub mod chaos;
 pub mod cli;
+pub mod config;
+mod cors;
 mod direct;
 mod error;
 mod forward;
-mod hot;
-mod lead_json;
+mod lead_handler;
 pub mod leads;
 pub mod limits;
 pub mod metrics;
 pub mod mock;
 pub mod openapi;
 pub mod proxy;
+mod request_id;
+mod routes;
 mod secret;
 mod server;
+mod state;
 mod threads;
 pub mod visitor;
 mod watchdog;
 mod wire;
 
-pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
+pub use app::{start, Serving, StartError};
+pub use config::{Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;
-pub use hot::Proxy;
 pub use secret::Secret;
 pub use server::{spawn_router, ServerHandle};

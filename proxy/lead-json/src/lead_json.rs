@@ -23,7 +23,7 @@ use reekolect_lead::{Attribute, Lead, Note};
 /// `"`, `\` and control characters only escaped), also once validation has trimmed or
 /// re-cased them. The caller's lead is filled where it lies rather than returned: a `Lead`
 /// is over 300 bytes, and every move of one is a copy.
-pub(crate) fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
+pub fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
     // serde_json refuses invalid UTF-8 in any string, and JSON has none outside strings: one
     // check of the whole body (a word at a time while it is ASCII) instead of one a string.
     let text = std::str::from_utf8(body).ok()?;
