@@ -31,6 +31,10 @@ echo "== host: cargo test (lead model and rules, proxy and mock API over 127.0.0
 cargo test --no-fail-fast --workspace --exclude reekolect-companion 2>&1 | tee "$logs/host.log"
 layer "host (cargo test)" cargo_counts "$logs/host.log" "${PIPESTATUS[0]}"
 
+echo "== differential: the proxy's hand-written JSON vs serde_json (release, 1,000,000 bodies)"
+bash scripts/test-differential.sh 2>&1 | tee "$logs/differential.log"
+layer "differential (release, vs serde_json)" cargo_counts "$logs/differential.log" "${PIPESTATUS[0]}"
+
 echo "== browser: wasm-bindgen-test in headless Chromium"
 cargo test --no-fail-fast --target wasm32-unknown-unknown -p reekolect-companion 2>&1 | tee "$logs/browser.log"
 layer "browser (wasm-bindgen-test, Chromium)" cargo_counts "$logs/browser.log" "${PIPESTATUS[0]}"
