@@ -46,6 +46,8 @@ pub(crate) enum Failure {
     Body,
     /// The answer's body is larger than allowed.
     TooLarge,
+    /// A `3xx` answer, with its `Location` if any: never followed (the connection is dropped).
+    Redirected(Option<String>),
 }
 
 impl Failure {
@@ -56,6 +58,7 @@ impl Failure {
             Failure::Malformed(what) => (*what).to_string(),
             Failure::Body => "connection closed while answering".to_string(),
             Failure::TooLarge => "answer too large".to_string(),
+            Failure::Redirected(_) => "redirected".to_string(),
         }
     }
 }
@@ -243,6 +246,10 @@ async fn exchange(
         }
         // Interim (1xx) answers come before the one that counts.
         while let Some((len, status, framing, keep_alive)) = parse_head(buf)? {
+            if status.is_redirection() {
+                progress.head = Some((status, Instant::now()));
+                return Err(Failure::Redirected(location(&buf[..len])));
+            }
             buf.advance(len);
             if !status.is_informational() {
                 progress.head = Some((status, Instant::now()));
@@ -345,6 +352,15 @@ async fn read_body(
             }
         }
     }
+}
+
+/// The `Location` of a complete answer head.
+fn location(head: &[u8]) -> Option<String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut answer = httparse::Response::new(&mut headers);
+    answer.parse(head).ok()?;
+    let value = answer.headers.iter().find(|header| header.name.eq_ignore_ascii_case("location"))?.value;
+    Some(text(value).to_string())
 }
 
 /// A header's value as text, empty when it is not UTF-8.

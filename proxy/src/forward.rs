@@ -41,6 +41,8 @@ pub(crate) struct UpstreamClient {
     metrics: Arc<Metrics>,
     /// This client's number, for [`LAST_CLEAN_JSON`].
     id: u64,
+    /// Causes of failure already logged (a few at most): each is logged once.
+    logged: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// A client's number, different for every client made.
@@ -71,6 +73,9 @@ impl UpstreamClient {
             .pool_max_idle_per_host(256)
             .tcp_keepalive(Duration::from_secs(30))
             .tcp_nodelay(true)
+            // Never follow a redirect: the token and the visitor's data would go to
+            // wherever it points (reqwest only strips the headers it knows, not ours).
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(AGENT);
         if is_loopback(&base) {
             // The embedded mock and test upstreams must not go through a system proxy.
@@ -79,7 +84,7 @@ impl UpstreamClient {
         let http = builder.build().expect("the HTTP client's TLS backend is built in");
         let direct = direct_put(&base, &token, timeout).map(Arc::new);
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        Self { http, direct, base, token, timeout, breaker, metrics, id }
+        Self { http, direct, base, token, timeout, breaker, metrics, id, logged: Arc::default() }
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
@@ -164,6 +169,7 @@ impl UpstreamClient {
         match outcome {
             Ok(Ok((status, answer))) => self.relay_body(status, answer),
             Ok(Err(Failure::TooLarge)) => too_large().into_response(),
+            Ok(Err(Failure::Redirected(location))) => self.redirected(location.as_deref()).into_response(),
             Ok(Err(Failure::Body)) => closed_while_answering().into_response(),
             Ok(Err(failure)) => {
                 let cause = self.scrub(failure.cause());
@@ -200,6 +206,10 @@ impl UpstreamClient {
 
     /// The upstream's answer as ours.
     async fn relay(&self, upstream: reqwest::Response) -> Response {
+        if upstream.status().is_redirection() {
+            let location = upstream.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            return self.redirected(location).into_response();
+        }
         let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
         match read_capped(upstream).await {
             Ok(text) => self.relay_text(status, self.scrub(text)),
@@ -270,6 +280,10 @@ impl UpstreamClient {
             .await
             .map_err(|err| self.failure(&err))?;
         let status = upstream.status();
+        if status.is_redirection() {
+            let location = upstream.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            return Err(self.redirected(location));
+        }
         let text = self.scrub(read_capped(upstream).await?);
         let body: Value = serde_json::from_str(&text).map_err(|_| {
             ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream answered {status} with a body that is not JSON"))
@@ -293,6 +307,28 @@ impl UpstreamClient {
             return self.timed_out();
         }
         self.unreachable(err)
+    }
+
+    /// The 502 for a `3xx`, which is never followed: it names the origin of its `Location`
+    /// (resolved against the upstream's URL), never the whole URL. Logged once per origin.
+    fn redirected(&self, location: Option<&str>) -> ApiError {
+        let message = match redirect_origin(&self.base, location) {
+            Some(origin) => format!("upstream redirected to {origin}"),
+            None => "upstream redirected without a valid location".to_string(),
+        };
+        let message = self.scrub(message);
+        self.log_once(&format!("{message} (not followed; nothing was sent there)"));
+        ApiError::new(StatusCode::BAD_GATEWAY, message)
+    }
+
+    /// Logs `cause` as a warning the first time this client meets it.
+    fn log_once(&self, cause: &str) {
+        let mut logged = self.logged.lock().unwrap_or_else(|e| e.into_inner());
+        if logged.len() < 64 && !logged.iter().any(|seen| seen == cause) {
+            logged.push(cause.to_string());
+            drop(logged);
+            tracing::warn!("{cause}");
+        }
     }
 
     /// The 504 when the upstream did not answer within the timeout.
@@ -370,6 +406,15 @@ fn direct_put(base: &str, token: &Secret, timeout: Duration) -> Option<DirectPut
     HeaderValue::from_str(token.expose()).ok()?;
     let headers = [("x-bp-token", token.expose()), ("content-type", "application/json"), ("user-agent", AGENT)];
     DirectPut::new(&uri, &headers, timeout.min(Duration::from_secs(3)))
+}
+
+/// The origin (`scheme://host[:port]`) a redirect's `location` points to, resolved against
+/// `base`; `None` without a location or when it is not a URL with a host.
+pub(crate) fn redirect_origin(base: &str, location: Option<&str>) -> Option<String> {
+    let base = reqwest::Url::parse(base).ok()?;
+    let target = base.join(location?.trim()).ok()?;
+    target.host_str()?;
+    Some(target.origin().ascii_serialization())
 }
 
 /// The first `max` characters of `text`, with "…" when cut.

@@ -80,6 +80,8 @@ pub async fn run<W: Write>(args: &LeadsArgs, token: &str, out: W, progress: bool
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION")))
+        // Never follow a redirect: the token would go to wherever it points.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|err| LeadsError::Failed(err.to_string()))?;
     let bar = progress_bar(progress);
@@ -160,6 +162,15 @@ async fn try_page(client: &reqwest::Client, args: &LeadsArgs, token: &str, page:
         .await
         .map_err(|err| Attempt::Transient(root_cause(&err)))?;
     let status = response.status();
+    if status.is_redirection() {
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+        let message = match crate::forward::redirect_origin(&args.upstream, location) {
+            Some(origin) => format!("upstream redirected to {origin}"),
+            None => "upstream redirected without a valid location".to_string(),
+        };
+        tracing::warn!("{message} (not followed; the request was not sent there)");
+        return Err(Attempt::Fatal(LeadsError::Failed(format!("page {page}: {message}"))));
+    }
     let text = response.text().await.map_err(|err| Attempt::Transient(root_cause(&err)))?;
     if status.is_server_error() || status.as_u16() == 429 {
         return Err(Attempt::Transient(format!("the API answered {status}")));
