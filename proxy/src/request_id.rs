@@ -18,7 +18,7 @@ pub(crate) fn propagate_layer() -> PropagateRequestIdLayer {
 }
 
 /// Makes request ids shaped like UUID v4 from the thread's CSPRNG: `tower_http`'s
-/// `MakeRequestUuid` asks the kernel (`getrandom`) once per request, a syscall on the hot path.
+/// `MakeRequestUuid` asks the kernel (`getrandom`) once per request, a syscall on every request's path.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MakeRandomId;
 
