@@ -49,8 +49,11 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 # 2. Our binary and the upstream, optimised.
-say "building reekolect-proxy and the bench upstream (release)…"
-(cd "$ROOT" && cargo build --quiet --release -p reekolect-proxy -p reekolect-bench-upstream)
+# (SKIP_BUILD=1: measure the binaries as they are, e.g. builds given in PROXIES.)
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  say "building reekolect-proxy and the bench upstream (release)…"
+  (cd "$ROOT" && cargo build --quiet --release -p reekolect-proxy -p reekolect-bench-upstream)
+fi
 
 TMP=$(mktemp -d -t reekolect-production.XXXXXX)
 PIDS=()

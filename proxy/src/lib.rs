@@ -19,7 +19,6 @@
 #![warn(missing_docs)]
 
 mod access_log;
-pub mod alloc;
 pub mod app;
 pub mod breaker;
 pub mod chaos;
