@@ -92,7 +92,7 @@ export interface LeadAnswer {
 /** What a failed call rejects with. */
 export interface ReekolectError extends Error {
   name: 'ReekolectError';
-  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected' | 'storage' | 'reset' | 'hook';
+  code: 'config' | 'invalid' | 'context' | 'rejected' | 'storage' | 'reset' | 'hook';
   /** For `invalid`: the first field that broke a rule, and the rule. */
   field?: string;
   rule?: string;

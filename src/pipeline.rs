@@ -3,11 +3,12 @@
 //! settle every caller's promise and tell the listeners.
 
 use crate::config::Config;
+use crate::context;
 use crate::error::CompanionError;
 use crate::events::{dispatch, Event, Listeners};
+use crate::js::{self, object};
 use crate::store::{self, Store};
 use crate::transport::{self, Reply, SendOptions};
-use crate::{context, js, object};
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise};
 use reekolect_lead::outbox::{Entry, Identity, Outbox};
