@@ -126,7 +126,7 @@ export interface CompanionEvents {
   failed: { update: WireLead; error: ReekolectError };
   /** A call broke a rule and was not queued. */
   invalid: { error: ReekolectError };
-  /** Something degraded without losing updates (web storage full: the outbox lives in memory). */
+  /** Something degraded without losing updates (web storage blocked or full: the outbox lives in memory). */
   warning: { error: ReekolectError };
 }
 

@@ -13,7 +13,7 @@ pub enum CompanionError {
     Invalid(Vec<FieldError>),
     /// The visitor context is incomplete (no UUID yet, no bot ids).
     Context(String),
-    /// Web storage refused a write; the outbox carries on in memory.
+    /// Web storage is blocked or refused a write; the outbox carries on in memory.
     Storage(String),
     /// `reset()` dropped the update before it was sent.
     Reset,

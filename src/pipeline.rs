@@ -271,7 +271,7 @@ impl Pipeline {
             let uuid = entry.lead.uuid.clone()?;
             let mut marks = store.watermarks(&uuid);
             let keep = marks.strip_and_record(&mut entry.lead, entry.updated);
-            store.set_watermarks(&uuid, &marks);
+            store.set_watermarks(&uuid, marks);
             if keep {
                 None
             } else {
@@ -424,10 +424,11 @@ impl Pipeline {
         dispatch(handlers, detail);
     }
 
-    /// Takes over what closed pages left behind, under a Web Lock so two tabs never both do.
+    /// Takes over what closed pages left behind, under a lock so two tabs never both do.
     fn adopt_orphans(this: &Rc<Self>) {
         let me = Rc::clone(this);
-        store::with_lock("reekolect-adopt", move || {
+        let page_id = this.state.borrow().store.page_id().to_string();
+        store::with_lock("reekolect-adopt", &page_id, move || {
             let adopted = me.state.borrow().store.adopt_orphans();
             if adopted.is_empty() {
                 return;
