@@ -57,9 +57,8 @@ fn bot_ids(config: &Config) -> Result<BotIds, CompanionError> {
 }
 
 fn visitor_uuid(configured_key: Option<&str>) -> Result<String, CompanionError> {
-    let storage = crate::store::session().ok_or_else(|| {
-        CompanionError::Context("sessionStorage is blocked or missing: the visitor UUID cannot be read".into())
-    })?;
+    let storage = crate::store::session()
+        .ok_or_else(|| CompanionError::Context("sessionStorage is blocked: no visitor UUID".into()))?;
     let count = storage.length().unwrap_or(0);
     let entries = (0..count).filter_map(|i| {
         let key = storage.key(i).ok().flatten()?;

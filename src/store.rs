@@ -104,7 +104,7 @@ impl Store {
         }
         let Some((session, local)) = self.storage.as_ref() else {
             self.degraded = true;
-            return Err("blocked by the browser or the page".into());
+            return Err("blocked".into());
         };
         let (held, ready): (Vec<_>, Vec<_>) = outbox.entries.iter().cloned().partition(|e| e.lead.uuid.is_none());
         let result = write(session, HELD_KEY, &Outbox { entries: held })
@@ -215,8 +215,13 @@ pub fn with_lock(name: &str, page_id: &str, task: impl FnOnce() + 'static) {
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
     if let (Some(locks), Some(request)) = (locks, request) {
         let callback = wasm_bindgen::closure::Closure::once_into_js(move |_lock: JsValue| task());
-        // A `request` that throws ran nothing; the next heartbeat tries again.
-        let _ = request.call2(&locks, &JsValue::from_str(name), &callback);
+        // A `request` that throws or rejects (an opaque origin: a sandboxed frame) ran
+        // nothing; the next heartbeat tries again. The rejection is not the page's error.
+        if let Ok(granted) = request.call2(&locks, &JsValue::from_str(name), &callback) {
+            if let Some(granted) = granted.dyn_ref::<js_sys::Promise>() {
+                crate::js::ignore_rejection(granted);
+            }
+        }
         return;
     }
     with_claim(name, page_id, task);

@@ -51,7 +51,7 @@ test(`${ENGINE}: storage blocked: starts in memory, accepts calls, one warning, 
     assert.match(state.context, /sessionStorage is blocked/);
     const warnings = state.events.filter((e) => e.name === 'warning');
     assert.equal(warnings.length, 1, JSON.stringify(state.events));
-    assert.match(warnings[0].message, /web storage is unavailable \(blocked by the browser or the page\); pending updates are kept in memory only/);
+    assert.match(warnings[0].message, /web storage is unavailable \(blocked\); pending updates are kept in memory only/);
     assert.deepEqual(state.events.map((e) => e.name), ['invalid', 'warning'], 'the queued calls ran');
     assert.deepEqual(state.errors, []);
   } finally {
@@ -77,9 +77,9 @@ test(`${ENGINE}: localStorage blocked, sessionStorage kept: the updates arrive, 
   }
 });
 
-test(`${ENGINE}: no crypto.randomUUID, no AbortSignal.timeout: the updates arrive`, { timeout: 60_000 }, async () => {
+test(`${ENGINE}: no crypto.randomUUID, no AbortSignal.timeout, Web Locks denied: the updates arrive, nothing thrown`, { timeout: 60_000 }, async () => {
   const uuid = '8c2d3e4f-5a6b-4c7d-9e8f-0a1b2c3d4e5f';
-  const { context, page } = await includePage(`uuid=${uuid}&poison=randomuuid,timeout`);
+  const { context, page } = await includePage(`uuid=${uuid}&poison=randomuuid,timeout,locksdenied`);
   try {
     assert.equal(await page.evaluate(() => typeof crypto.randomUUID + typeof AbortSignal.timeout), 'undefinedundefined');
     await env.waitFor(page, () => window.reekolect.loaded === true, undefined, { what: 'the include to load' });

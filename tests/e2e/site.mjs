@@ -15,7 +15,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
  * a comma-separated list of:
  * - `storage`: reading `localStorage` or `sessionStorage` throws SecurityError (cookies
  *   blocked, sandboxed frames); `localstorage`: only `localStorage` does.
- * - `locks`: no `navigator.locks` (older browsers, plain-HTTP pages).
+ * - `locks`: no `navigator.locks` (older browsers, plain-HTTP pages); `locksdenied`: every
+ *   lock request rejects with SecurityError (opaque origins, as sandboxed frames have).
  * - `keepalive`: `fetch` refuses `keepalive` (older browsers); `beacon`: no `sendBeacon`.
  * - `randomuuid`: no `crypto.randomUUID`; `timeout`: no `AbortSignal.timeout`.
  * - `wasm`: no `WebAssembly` (turned off by policy or a lockdown mode).
@@ -68,6 +69,11 @@ const INSTRUMENT = String.raw`(function () {
   if (has('storage') || has('localstorage')) Object.defineProperty(window, 'localStorage', { configurable: true, get: blocked });
   if (has('storage')) Object.defineProperty(window, 'sessionStorage', { configurable: true, get: blocked });
   if (has('locks')) Object.defineProperty(navigator, 'locks', { configurable: true, value: undefined });
+  if (has('locksdenied')) {
+    Object.defineProperty(navigator, 'locks', { configurable: true, value: { request: function () {
+      return Promise.reject(new DOMException('The operation is insecure.', 'SecurityError'));
+    } } });
+  }
   if (has('beacon')) { delete Navigator.prototype.sendBeacon; delete navigator.sendBeacon; }
   if (has('randomuuid')) delete Crypto.prototype.randomUUID;
   if (has('timeout')) delete AbortSignal.timeout;
