@@ -59,6 +59,21 @@ test(`${ENGINE}: storage blocked: starts in memory, accepts calls, one warning, 
   }
 });
 
+test(`${ENGINE}: in a sandboxed frame (storage blocked by the browser itself): loads, one warning, nothing thrown`, { timeout: 60_000 }, async () => {
+  const context = await env.engine.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${env.proxy.url}/t/frame.html`);
+    const seen = await env.waitFor(page, () => window.__frame?.loaded && window.__frame.events.length >= 2 && window.__frame,
+      undefined, { what: 'the framed companion to load and report' });
+    assert.deepEqual(seen.events.map((e) => e.name), ['invalid', 'warning'], JSON.stringify(seen));
+    assert.match(seen.events[1].message, /web storage is unavailable/);
+    assert.deepEqual(seen.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test(`${ENGINE}: localStorage blocked, sessionStorage kept: the updates arrive, one warning`, { timeout: 60_000 }, async () => {
   const uuid = '7b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e';
   const { context, page } = await includePage(`uuid=${uuid}&poison=localstorage`);

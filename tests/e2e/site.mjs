@@ -78,6 +78,14 @@ const INSTRUMENT = String.raw`(function () {
   if (has('randomuuid')) delete Crypto.prototype.randomUUID;
   if (has('timeout')) delete AbortSignal.timeout;
   if (has('wasm')) delete window.WebAssembly;
+  // In a frame: tell the parent what this page saw, as a cross-origin (sandboxed) frame
+  // cannot be looked into.
+  if (window.parent !== window) {
+    setInterval(function () {
+      var queue = window.reekolect || {};
+      parent.postMessage({ loaded: !!queue.loaded, events: window.__events || [], errors: __errors, console: __console }, '*');
+    }, 200);
+  }
 })();
 `;
 
@@ -156,6 +164,14 @@ const LEAVE = `<!doctype html><html><head><meta charset="utf-8">
     window.rk = await init({ proxyUrl: '/', batchWindowMs: 10000, requestTimeoutMs: 2000, retryBaseMs: 200, retryMaxMs: 400 });
   </script></head><body><p>leave</p></body></html>`;
 
+/**
+ * The include page in a sandboxed frame without allow-same-origin: an opaque origin, where
+ * the browser itself blocks web storage and Web Locks. The frame reports what it saw.
+ */
+const FRAME = `<!doctype html><html><head><meta charset="utf-8"><script src="/t/instrument.js"></script>
+  <script>addEventListener('message', function (e) { window.__frame = e.data; });</script></head>
+  <body><iframe sandbox="allow-scripts" src="/t/include.html"></iframe></body></html>`;
+
 /** A page of the site without the companion. */
 const PLAIN = `<!doctype html><html><head><meta charset="utf-8"><script src="/t/instrument.js"></script></head>
   <body><p>plain</p></body></html>`;
@@ -168,7 +184,7 @@ export function makeTestSite() {
   const pages = {
     'instrument.js': INSTRUMENT, 'include.html': INCLUDE, 'forms.html': FORMS,
     'thanks.html': FORMS.replace('<p id="banner">traps</p>', '<p id="banner">thanks</p>'),
-    'leave.html': LEAVE, 'plain.html': PLAIN,
+    'leave.html': LEAVE, 'plain.html': PLAIN, 'frame.html': FRAME,
   };
   for (const [name, text] of Object.entries(pages)) writeFileSync(join(dir, 't', name), text);
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
