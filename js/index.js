@@ -5,6 +5,9 @@ let loading;
 
 /** A load failure in words a site owner can act on. */
 function explain(error) {
+  if (typeof WebAssembly !== 'object') {
+    return new Error('Reekolect: this browser runs no WebAssembly (turned off, as in some lockdown or hardened modes)');
+  }
   const text = String(error && error.message || error);
   if (/Content Security Policy|unsafe-eval|CompileError/i.test(text) || (error && error.name === 'CompileError')) {
     return new Error("Reekolect: this page's Content-Security-Policy blocks WebAssembly: add 'wasm-unsafe-eval' to script-src (" + text + ')');

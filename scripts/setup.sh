@@ -33,6 +33,23 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# Firefox ESR and WebKit for the cross-engine tests: Debian's browsers and WebKit's driver,
+# Xvfb for WebKit's window, and geckodriver built from crates.io (its GitHub releases are
+# out of reach on a closed network).
+engines_missing=()
+[ -x /usr/bin/firefox-esr ] || engines_missing+=(firefox-esr)
+[ -x /usr/bin/WebKitWebDriver ] || engines_missing+=(webkit2gtk-driver)
+[ -x /usr/bin/Xvfb ] || engines_missing+=(xvfb)
+if [ ${#engines_missing[@]} -gt 0 ]; then
+  step "installing Debian's ${engines_missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${engines_missing[@]}" >/dev/null
+fi
+if ! "${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver" --version 2>/dev/null | grep -q '^geckodriver 0\.37\.1'; then
+  step "installing geckodriver 0.37.1 (cargo install; takes a few minutes once)"
+  cargo install geckodriver --version 0.37.1
+fi
+
 # npm ci when node_modules is missing or older than the lock file.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "installing npm packages (npm ci)"
