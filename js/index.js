@@ -1,6 +1,7 @@
-// ESM entry of Reekolect Companion. Importing it starts the wasm download; init() hands out
-// companions. The literal `new URL('./…', import.meta.url)` is what bundlers (Vite, webpack,
-// esbuild) recognise to ship the .wasm beside the app's code.
+// ESM entry of Reekolect Companion. Importing it starts the wasm download (once the page has
+// loaded, at low priority: docs/loading.md); init() hands out companions. The literal
+// `new URL('./…', import.meta.url)` is what bundlers (Vite, webpack, esbuild) recognise to
+// ship the .wasm beside the app's code.
 import { loader } from './load.js';
 
 const load = loader(new URL('./reekolect_companion_bg.wasm', import.meta.url));

@@ -3,7 +3,8 @@
 // data-bot-page-url, data-batch-window-ms). Calls queued on window.reekolect before it
 // loaded (by the inline snippet) are replayed in order; afterwards the same global is the API.
 // scripts/build.sh bundles it with the loader and the wasm-bindgen glue into one classic
-// script, so the only request after this one is the .wasm, which starts as the file runs.
+// script, so the only request after this one is the .wasm, which this file starts itself
+// (once the page has loaded, at low priority: docs/loading.md).
 import { loader } from './load.js';
 
 (function () {
@@ -14,7 +15,7 @@ import { loader } from './load.js';
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script
-  // The download starts now; the .wasm sits beside this file (or the page, if inlined).
+  // Starts the .wasm download (beside this file, or the page if inlined) without waiting for init().
   var init = loader(new URL('reekolect_companion_bg.wasm', script.src || location.href));
 
   var config = {};
