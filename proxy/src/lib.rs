@@ -38,6 +38,7 @@ mod threads;
 pub mod visitor;
 mod watchdog;
 mod wire;
+mod www;
 
 pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;

@@ -33,7 +33,6 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -220,7 +219,7 @@ fn build(config: ProxyConfig) -> (Router, Hot) {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(map_response_with_state(config.max_body_bytes, json_errors));
     app = match &config.www {
-        Some(dir) => app.fallback_service(ServeDir::new(dir)),
+        Some(dir) => app.fallback_service(crate::www::files(dir)),
         None => app.fallback(not_found),
     };
     let app = app
