@@ -80,7 +80,8 @@ for (const target of targets) {
         response.end(JSON.stringify({ success: false, code: 400, message: `token ${request.headers['x-bp-token']} refused` }));
       });
       stops.push(echo.stop);
-      const echoing = await start({ ...settings, upstream: echo.url });
+      // Also the one without an origin allowlist (any origin, as by default).
+      const echoing = await start({ ...settings, allowOrigins: [], upstream: echo.url });
       stops.push(echoing.stop);
       env.echoing = echoing.url;
     });
@@ -267,6 +268,22 @@ for (const target of targets) {
         preflight: { status: preflight.status, cors: corsOf(preflight.headers) },
         actual: { status: actual.status, cors: corsOf(actual.headers) },
         allowed: { status: allowed.status, cors: corsOf(allowed.headers) },
+      });
+    });
+
+    test('without an origin allowlist, any origin is allowed, with * and no Vary', async () => {
+      const preflight = await call(env.echoing, '/lead', {
+        method: 'OPTIONS',
+        headers: { origin: OTHER_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      assert.ok(preflight.status >= 200 && preflight.status < 300, String(preflight.status));
+      assert.equal(preflight.headers['access-control-allow-origin'], '*');
+      assert.equal(preflight.headers.vary, undefined);
+      const health = await call(env.echoing, '/healthz', { method: 'GET', headers: { origin: OTHER_ORIGIN } });
+      assert.equal(health.headers['access-control-allow-origin'], '*');
+      record('any origin', target, {
+        preflight: { status: preflight.status, cors: corsOf(preflight.headers) },
+        health: { status: health.status, cors: corsOf(health.headers) },
       });
     });
 

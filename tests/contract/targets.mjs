@@ -1,11 +1,12 @@
 // The two implementations of the `/lead` contract, started the same way on 127.0.0.1:
 // `reekolect-proxy serve` (the reference) and the Cloudflare Worker (edge/) in workerd, with
 // a config this module writes. Also the embedded mock API and small stand-in upstreams.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createHmac, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,8 +137,8 @@ export async function startWorker(settings) {
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    # Loopback only: the upstreams of these tests are on 127.0.0.1.
-    (name = "internet", network = (allow = ["local"])),
+    # Loopback only: the upstreams of these tests are on 127.0.0.1 (https ones with a test CA).
+    (name = "internet", network = (allow = ["local"]${settings.trustedCa ? `, tlsOptions = (trustedCertificates = [${JSON.stringify(settings.trustedCa)}])` : ''})),
   ],
   sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "main")],
   extensions = [(modules = [(name = "reekolect-test:ratelimit", esModule = embed "ratelimit.mjs", internal = true)])],
@@ -215,4 +216,43 @@ export async function startStandIn(answer) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const stop = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
   return { url: `http://127.0.0.1:${server.address().port}`, requests, stop };
+}
+
+/**
+ * A test CA and a certificate it signed for 127.0.0.1 (openssl, P-256, valid one day), made in
+ * a temporary folder that is removed. Resolves to { ca, cert, key } as PEM text.
+ */
+export function testCertificates() {
+  const dir = mkdtempSync(join(tmpdir(), 'reekolect-ca-'));
+  const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=reekolect test CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+    openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    writeFileSync(`${dir}/ext.cnf`, 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', 'server.pem', '-days', '1', '-extfile', 'ext.cnf');
+    const read = (file) => readFileSync(`${dir}/${file}`, 'utf8');
+    return { ca: read('ca.pem'), cert: read('server.pem'), key: read('server.key') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** [startStandIn] over https with `tls` ({ cert, key }). */
+export async function startHttpsStandIn(tls, answer) {
+  const requests = [];
+  const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({ method: request.method, url: request.url, headers: request.headers, body });
+      answer(request, body, response);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const stop = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  return { url: `https://127.0.0.1:${server.address().port}`, requests, stop };
 }

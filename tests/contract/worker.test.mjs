@@ -4,7 +4,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { newToken, startMock, startWorker, selectedTargets } from './targets.mjs';
+import {
+  newToken, startMock, startWorker, selectedTargets, testCertificates, startHttpsStandIn,
+} from './targets.mjs';
 
 /** The `[vars]` of edge/wrangler.toml (`NAME = "value"` lines), as deployed. */
 function wranglerVars() {
@@ -42,6 +44,20 @@ describe('the Worker alone', { skip: !selectedTargets().includes('edge') && 'edg
     env.shipped = shipped.url;
     const misconfigured = await startWorker({ token: env.token, upstream: mock.url, allowBots: [] });
     stops.push(misconfigured.stop);
+    // An https upstream, as the real API is: one Worker trusts the test CA, one does not.
+    const tls = testCertificates();
+    const secure = await startHttpsStandIn(tls, (request, body, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"success":true,"message":"ok","code":200}');
+    });
+    stops.push(secure.stop);
+    env.secureRequests = secure.requests;
+    const trusting = await startWorker({ token: env.token, upstream: secure.url, allowBots: ['b1:c1'], trustedCa: tls.ca });
+    stops.push(trusting.stop);
+    env.trusting = trusting.url;
+    const distrusting = await startWorker({ token: env.token, upstream: secure.url, allowBots: ['b1:c1'] });
+    stops.push(distrusting.stop);
+    env.distrusting = distrusting.url;
     env.misconfigured = misconfigured.url;
   });
   after(async () => {
@@ -84,6 +100,21 @@ describe('the Worker alone', { skip: !selectedTargets().includes('edge') && 'edg
     const answer = await put(`${env.shipped}/reekolect/lead`, body, { origin: env.shippedVars.REEKOLECT_ALLOW_ORIGINS });
     assert.equal(answer.status, 200, JSON.stringify(answer.json));
     assert.equal(answer.headers.get('access-control-allow-origin'), env.shippedVars.REEKOLECT_ALLOW_ORIGINS);
+  });
+
+  test('over https the lead reaches the upstream with the token; an untrusted certificate is refused', async () => {
+    const answer = await put(`${env.trusting}/lead`, lead(40));
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    assert.equal(env.secureRequests.length, 1);
+    const [request] = env.secureRequests;
+    assert.equal(request.method, 'PUT');
+    assert.equal(request.url, '/inbox/direct/lead');
+    assert.equal(request.headers['x-bp-token'], env.token);
+    assert.deepEqual(JSON.parse(request.body), JSON.parse(lead(40)));
+    const refused = await put(`${env.distrusting}/lead`, lead(41));
+    assert.equal(refused.status, 502);
+    assert.match(refused.json.message, /^upstream unreachable: ./);
+    assert.equal(env.secureRequests.length, 1, 'a request went through an untrusted certificate');
   });
 
   test('a configuration error is answered 500 naming the setting, never the token', async () => {
