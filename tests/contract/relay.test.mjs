@@ -30,6 +30,10 @@ const STAND_INS = {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ padding: 'x'.repeat(1_100_000) }));
   },
+  stalledBody: (response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+    response.write('{"success":'); // and nothing more: the upstream timeout (1 s here) runs out
+  },
   closedMidAnswer: (response) => {
     response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
     response.write('{"success":');
@@ -52,7 +56,8 @@ for (const target of selectedTargets()) {
       for (const [name, answer] of Object.entries(STAND_INS)) {
         const standIn = await startStandIn((request, body, response) => answer(response, env.elsewhere));
         stops.push(standIn.stop);
-        const started = await TARGETS[target]({ token: env.token, upstream: standIn.url, allowBots: ['b1:c1'] });
+        const upstreamTimeout = name === 'stalledBody' ? '1s' : undefined;
+        const started = await TARGETS[target]({ token: env.token, upstream: standIn.url, allowBots: ['b1:c1'], upstreamTimeout });
         stops.push(started.stop);
         env.targets[name] = started.url;
       }
@@ -106,6 +111,12 @@ for (const target of selectedTargets()) {
       const answer = await put('closedMidAnswer');
       assert.equal(answer.status, 502);
       assert.deepEqual(answer.json, { success: false, code: 502, message: 'upstream closed the connection while answering' });
+    });
+
+    test('an answer whose body stalls past the upstream timeout: 504', async () => {
+      const answer = await put('stalledBody');
+      assert.equal(answer.status, 504);
+      assert.deepEqual(answer.json, { success: false, code: 504, message: 'upstream timeout while reading its answer' });
     });
 
     test('Retry-After is relayed on 429 and 503', { todo }, async () => {
