@@ -12,6 +12,8 @@
 //! The I/O is left out on purpose (sans-IO): no `web-sys`, no futures, so the wasm stays
 //! small, and every rule here is testable on the host.
 
+#![warn(missing_docs)]
+
 pub mod admit;
 pub mod config;
 pub mod cors;
