@@ -21,7 +21,19 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
   -o "$out/reekolect_edge_bg.wasm" "$out/reekolect_edge_bg.wasm"
 cp edge/js/worker.mjs "$out/"
 
-# What `wrangler deploy` uploads: these three files; the platform limits their gzip size.
+# The companion's files, served by the same deploy as static assets under the route's path
+# (REEKOLECT_BASE_PATH of edge/wrangler.toml): a site with nowhere to host files includes
+# <script src="/reekolect/reekolect-companion.js" data-proxy-url="/reekolect">.
+if [ ! -f dist/reekolect-companion.js ]; then
+  bash scripts/build.sh companion
+fi
+base=$(sed -n 's/^REEKOLECT_BASE_PATH = "\/*\([^"]*\)"$/\1/p' edge/wrangler.toml)
+assets="$out/assets/${base:-reekolect}"
+mkdir -p "$assets"
+cp dist/reekolect-companion.js dist/index.js dist/reekolect_companion.js dist/reekolect_companion_bg.wasm "$assets/"
+
+# The Worker itself is these three files; the platform limits their gzip size (static assets
+# are not part of it).
 files=("$out/worker.mjs" "$out/reekolect_edge.js" "$out/reekolect_edge_bg.wasm")
 raw=$(cat "${files[@]}" | wc -c)
 gz=$(cat "${files[@]}" | gzip -9 | wc -c)

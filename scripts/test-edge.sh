@@ -4,6 +4,8 @@
 #   - tests/contract/*.test.mjs: one set of HTTP cases against both the Rust proxy and the
 #     Worker in workerd, each in front of the embedded mock (and stand-in upstreams), and a
 #     check that they answered alike; the Worker's own cases (rate-limit bindings, base path);
+#   - tests/edge/*.test.mjs: the deployed layout (the companion's files as the Worker's static
+#     assets, data-proxy-url="/reekolect") in Chromium;
 #   - tests/e2e/demo.test.mjs with REEKOLECT_E2E_TARGET=edge: the demo's Playwright flow with
 #     the Worker in front of the mock.
 # Needs the release proxy and www/pkg (scripts/build.sh; built here when missing).
@@ -18,4 +20,4 @@ bash scripts/build-edge.sh || exit 1
 REEKOLECT_E2E_TARGET=edge node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
-  tests/contract/*.test.mjs tests/e2e/demo.test.mjs
+  tests/contract/*.test.mjs tests/edge/*.test.mjs tests/e2e/demo.test.mjs

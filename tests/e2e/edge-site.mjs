@@ -7,11 +7,12 @@
 // REEKOLECT_E2E_TARGET=edge.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { newToken, startMock, startWorker } from '../contract/targets.mjs';
 
 const www = fileURLToPath(new URL('../../www', import.meta.url));
+const assets = fileURLToPath(new URL('../../edge/dist/assets', import.meta.url));
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.wasm': 'application/wasm', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
@@ -67,22 +68,43 @@ async function staticFile(path, response) {
   }
 }
 
-/** Starts the mock, the Worker and the front. Resolves to { url, token, stop, logs }. */
-export async function startEdgeSite() {
+/** Serves `path` from edge/dist/assets when the build put a file there; false otherwise. */
+async function asset(path, response) {
+  const file = normalize(join(assets, decodeURIComponent(path)));
+  if (!file.startsWith(assets + sep)) return false;
+  let body;
+  try { body = await readFile(file); } catch { return false; }
+  response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+  response.end(body);
+  return true;
+}
+
+/**
+ * Starts the mock, the Worker and the front. Resolves to { url, token, stop, logs }.
+ * `basePath` ('/reekolect'): the deployed layout of edge/wrangler.toml instead of the demo's
+ * `/lead`: under that path, the build's static assets (edge/dist/assets) first, as Cloudflare
+ * serves them before asking the Worker, then the Worker. `pages`: extra HTML by path.
+ */
+export async function startEdgeSite({ basePath = '', pages = {} } = {}) {
   const token = newToken();
   const mock = await startMock(token);
-  const worker = await startWorker({ token, upstream: mock.url, allowBots: ['demoBot01:demoCustomer01'] });
-  const front = createServer((request, response) => {
+  const worker = await startWorker({ token, upstream: mock.url, allowBots: ['demoBot01:demoCustomer01'], basePath });
+  const routed = (path) => (basePath ? path.startsWith(`${basePath}/`) : path === '/lead');
+  async function answer(request, response) {
     const url = new URL(request.url, 'http://front');
-    const handled = url.pathname === '/lead'
-      ? toWorker(worker.url, request, response)
-      : url.pathname === '/demo/leads'
-        ? demoLeads(mock.url, token, url.searchParams).then((leads) => {
-          response.writeHead(200, { 'content-type': 'application/json' });
-          response.end(JSON.stringify({ leads }));
-        })
-        : staticFile(url.pathname, response);
-    handled.catch((error) => {
+    if (pages[url.pathname] !== undefined) {
+      response.writeHead(200, { 'content-type': TYPES['.html'] }).end(pages[url.pathname]);
+    } else if (routed(url.pathname)) {
+      if (!(await asset(url.pathname, response))) await toWorker(worker.url, request, response);
+    } else if (url.pathname === '/demo/leads') {
+      const leads = await demoLeads(mock.url, token, url.searchParams);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ leads }));
+    } else {
+      await staticFile(url.pathname, response);
+    }
+  }
+  const front = createServer((request, response) => {
+    answer(request, response).catch((error) => {
       if (!response.headersSent) response.writeHead(502, { 'content-type': 'text/plain' });
       response.end(String(error));
     });
