@@ -128,10 +128,15 @@ async function forward(edge, leadJson) {
     return deadline.aborted ? edge.readTimedOut() : edge.closedWhileAnswering();
   }
   if (body === null) return edge.upstreamTooLarge();
+  // A redirect is named by the origin it points to (resolved against the API's URL), never
+  // the whole URL; without a valid location, by none (the proxy's rule).
   let locationOrigin;
   const location = upstream.headers.get('location');
   if (location !== null) {
-    try { locationOrigin = new URL(location, edge.leadUrl).origin; } catch { locationOrigin = 'an unreadable location'; }
+    try {
+      const target = new URL(location.trim(), edge.leadUrl);
+      if (target.host) locationOrigin = target.origin;
+    } catch { /* not a URL: no origin to name */ }
   }
   return edge.relay(upstream.status, upstream.headers.get('content-type') ?? undefined, locationOrigin,
     upstream.headers.get('retry-after') ?? undefined, body);

@@ -17,7 +17,8 @@ pub struct UpstreamAnswer<'a> {
     pub status: u16,
     /// `Content-Type`, if any.
     pub content_type: Option<&'a str>,
-    /// Where a redirect points, as an origin only.
+    /// Where a redirect points, as an origin only; `None` without a `Location` or when it is
+    /// not a URL with a host.
     pub location_origin: Option<&'a str>,
     /// `Retry-After`, if any.
     pub retry_after: Option<&'a str>,
@@ -51,7 +52,7 @@ pub fn relay(answer: &UpstreamAnswer<'_>, token: &str) -> Relayed {
     if (300..400).contains(&status) {
         let message = match answer.location_origin {
             Some(origin) => format!("upstream redirected to {origin}"),
-            None => "upstream redirected without a Location".to_string(),
+            None => "upstream redirected without a valid location".to_string(),
         };
         return ApiError::new(502, message).into();
     }

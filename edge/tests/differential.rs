@@ -213,6 +213,11 @@ fn upstream_answers_are_relayed_by_class() {
         (answer.status(), answer.body()),
         (502, r#"{"success":false,"code":502,"message":"upstream redirected to http://127.0.0.2:8080"}"#.to_string())
     );
+    let answer = edge.relay(308, None, None, None, b"");
+    assert_eq!(
+        answer.body(),
+        r#"{"success":false,"code":502,"message":"upstream redirected without a valid location"}"#
+    );
     // Informational statuses are not answers.
     assert_eq!(edge.relay(101, None, None, None, b"").status(), 502);
 }

@@ -2,9 +2,10 @@
 // stand-in upstreams on 127.0.0.1: a redirect is never followed, an HTML error page is never
 // pasted into JSON, a 2xx without JSON is a success, Retry-After reaches the browser.
 //
-// The Rust proxy gets these rules on branch `upstream` (issue 19): until that is merged its
-// runs are marked todo (run and reported, not counted as failures). Set PROXY_HAS_ISSUE_19 to
-// true with that merge, and check the messages below against proxy/README.md's table.
+// The Rust proxy gets these rules on branch `upstream` (issue 19). Redirects are merged (item 1);
+// until the rest is, those runs are marked todo (run and reported, not counted as failures).
+// Set PROXY_HAS_ISSUE_19 to true with that merge, and check the messages below against
+// proxy/README.md's table.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
@@ -18,6 +19,8 @@ const HTML = '<html><body>503 Service Temporarily Unavailable</body></html>';
 /** What each stand-in path answers: the Worker and the proxy call `<upstream>/inbox/direct/lead`. */
 const STAND_INS = {
   redirect: (response, elsewhere) => { response.writeHead(307, { location: `${elsewhere}/steal` }); response.end(); },
+  relativeRedirect: (response) => { response.writeHead(302, { location: '/elsewhere/lead' }); response.end(); },
+  redirectNowhere: (response) => { response.writeHead(308); response.end(); },
   html503: (response) => { response.writeHead(503, { 'content-type': 'text/html' }); response.end(HTML); },
   empty200: (response) => { response.writeHead(200); response.end(); },
   text200: (response) => { response.writeHead(200, { 'content-type': 'text/plain' }); response.end('OK'); },
@@ -56,6 +59,7 @@ for (const target of selectedTargets()) {
       for (const [name, answer] of Object.entries(STAND_INS)) {
         const standIn = await startStandIn((request, body, response) => answer(response, env.elsewhere));
         stops.push(standIn.stop);
+        (env.standIns ??= {})[name] = standIn.url;
         const upstreamTimeout = name === 'stalledBody' ? '1s' : undefined;
         const started = await TARGETS[target]({ token: env.token, upstream: standIn.url, allowBots: ['b1:c1'], upstreamTimeout });
         stops.push(started.stop);
@@ -75,11 +79,17 @@ for (const target of selectedTargets()) {
       return { status: response.status, headers: response.headers, text, json: JSON.parse(text) };
     }
 
-    test('a redirect is not followed: 502 naming the origin only', { todo }, async () => {
+    test('a redirect is not followed: 502 naming the origin only', async () => {
       const answer = await put('redirect');
       assert.equal(answer.status, 502);
-      assert.equal(answer.json.message, `upstream redirected to ${env.elsewhere}`);
+      assert.deepEqual(answer.json, { success: false, code: 502, message: `upstream redirected to ${env.elsewhere}` });
       assert.deepEqual(env.elsewhereRequests, [], 'the lead (and token) went to the redirect target');
+      const relative = await put('relativeRedirect');
+      assert.equal(relative.status, 502);
+      // A relative Location is resolved against the upstream's URL: its own origin.
+      assert.equal(relative.json.message, `upstream redirected to ${env.standIns.relativeRedirect}`);
+      const nowhere = await put('redirectNowhere');
+      assert.deepEqual(nowhere.json, { success: false, code: 502, message: 'upstream redirected without a valid location' });
     });
 
     test('an HTML error page is described, never echoed', { todo }, async () => {
