@@ -55,3 +55,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# Edge layer (scripts/test-edge.sh): the Worker runs in workerd, the binary of the npm
+# package `workerd` (its platform package comes from the npm registry with npm ci above).
+# Checked by running it: an install without optional packages has no binary.
+if ! node -e "require('child_process').execFileSync(require('workerd').default, ['--version'])" >/dev/null 2>&1; then
+  step "installing npm packages (npm ci): the workerd binary is missing or does not run"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

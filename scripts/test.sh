@@ -72,6 +72,9 @@ else
   layer "end to end (build failed)" tap_counts /dev/null 1
 fi
 
+echo "== edge: the Worker (edge/) in workerd; one contract run against it and the proxy"
+bash scripts/test-edge.sh "$logs/edge.tap"; layer "edge (contract: proxy + Worker; demo via Worker)" tap_counts "$logs/edge.tap" "$?"
+
 echo
 echo "== summary"
 printf '%s\n' "${summary[@]}"
