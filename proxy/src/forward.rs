@@ -11,6 +11,7 @@
 //! Every upstream answer has a defined relay (the table in `proxy/README.md`).
 
 use crate::breaker::Breaker;
+use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
 use crate::trust::{tls_failure, Trust};
@@ -42,7 +43,7 @@ const MAX_RELAYED_TEXT: usize = 300;
 const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 
 /// The pooled HTTP/1 client, for http and https.
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type HttpClient = Client<hyper_rustls::HttpsConnector<Egress>, Full<Bytes>>;
 
 /// A client for one upstream base URL and token.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ impl UpstreamClient {
             .with_tls_config(trust.client_config())
             .https_or_http()
             .enable_http1()
-            .wrap_connector(connector);
+            .wrap_connector(Egress::new(connector));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(256)

@@ -21,6 +21,7 @@ pub mod app;
 pub mod breaker;
 pub mod chaos;
 pub mod cli;
+mod egress;
 mod error;
 mod forward;
 mod hot;

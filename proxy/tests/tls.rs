@@ -394,3 +394,69 @@ async fn mock_api_serves_https_with_tls_cert_and_key() {
     })
     .await
 }
+
+/// A `CONNECT` proxy on 127.0.0.1 that tunnels every target to `to`, recording the targets.
+async fn connect_proxy(to: std::net::SocketAddr) -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = listener().await;
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let targets: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = targets.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                seen.lock().unwrap().push(head.lines().next().unwrap_or("").to_string());
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(to).await else { return };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (url, targets)
+}
+
+/// An https upstream behind an egress proxy (`HTTPS_PROXY`): a CONNECT tunnel, TLS through it.
+#[tokio::test]
+async fn an_https_upstream_is_reached_through_https_proxy() {
+    bounded(async {
+        let ca = TestCa::new();
+        let (router, captured) = capturing();
+        let upstream = ca.serve(router, &["api.upstream.test"], false).await;
+        let (proxy_url, targets) = connect_proxy(upstream.handle.addr()).await;
+        let port = upstream.handle.addr().port();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_reekolect-proxy"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-bot", "b1:c1"])
+            .args(["--upstream", &format!("https://api.upstream.test:{port}")])
+            .args(["--upstream-ca", ca.file.to_str().unwrap()])
+            .env("REEKOLECT_API_TOKEN", TOKEN)
+            .env("HTTPS_PROXY", &proxy_url)
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+        let base = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("{line}")).to_string();
+        let (status, body) = put_json(&base, &base_lead(1)).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(captured.lock().unwrap().len(), 1);
+        assert_eq!(*targets.lock().unwrap(), vec![format!("CONNECT api.upstream.test:{port} HTTP/1.1")]);
+        child.kill().await.unwrap();
+        upstream.shutdown().await.unwrap();
+    })
+    .await
+}
