@@ -46,9 +46,16 @@ const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 type HttpClient = Client<hyper_rustls::HttpsConnector<Egress>, Full<Bytes>>;
 
 /// A client for one upstream base URL and token.
+///
+/// Each thread has a pool of connections of its own (built on first use): `serve` runs one
+/// event loop per worker thread, and a pooled connection is driven by a task on the loop
+/// that opened it, so a shared pool would hand requests from thread to thread.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
-    http: HttpClient,
+    connector: hyper_rustls::HttpsConnector<Egress>,
+    /// Alive as long as a clone of this client is: the threads' pools of a dropped client
+    /// are let go.
+    alive: Arc<()>,
     base: String,
     /// `<base>/inbox/direct/lead`.
     lead_uri: Uri,
@@ -68,6 +75,8 @@ pub(crate) struct UpstreamClient {
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
+    /// This thread's pool of each live client, by client number.
+    static POOLS: RefCell<Vec<(u64, std::sync::Weak<()>, HttpClient)>> = const { RefCell::new(Vec::new()) };
     /// The last upstream answer this thread found to be JSON without the token, with the
     /// number of the client (whose token) it was checked for: an answer with the same bytes
     /// (the upstream answers most updates alike) is relayed without checking it again.
@@ -126,20 +135,44 @@ impl UpstreamClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(Egress::new(connector));
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            // A pooled connection found closed before the request was written: sent again
-            // on another (nothing of it reached the wire).
-            .retry_canceled_requests(true)
-            .build(https);
         let lead_uri = format!("{base}/inbox/direct/lead").parse().unwrap_or_else(|_| Uri::from_static("/"));
         let token_header = HeaderValue::from_str(token.expose()).ok().map(|mut value| {
             value.set_sensitive(true);
             value
         });
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        Self { http, base, lead_uri, token, token_header, timeout, breaker, metrics, id, logged: Arc::default() }
+        Self {
+            connector: https,
+            alive: Arc::new(()),
+            base,
+            lead_uri,
+            token,
+            token_header,
+            timeout,
+            breaker,
+            metrics,
+            id,
+            logged: Arc::default(),
+        }
+    }
+
+    /// This thread's pooled client (see [`UpstreamClient`]).
+    fn http(&self) -> HttpClient {
+        POOLS.with_borrow_mut(|pools| {
+            if let Some((_, _, http)) = pools.iter().find(|(id, _, _)| *id == self.id) {
+                return http.clone();
+            }
+            pools.retain(|(_, alive, _)| alive.strong_count() > 0);
+            let http = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                // A pooled connection found closed before the request was written: sent
+                // again on another (nothing of it reached the wire).
+                .retry_canceled_requests(true)
+                .build(self.connector.clone());
+            pools.push((self.id, Arc::downgrade(&self.alive), http.clone()));
+            http
+        })
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's answer relayed as the
@@ -218,12 +251,13 @@ impl UpstreamClient {
         make: impl Fn() -> Request<Full<Bytes>>,
         head: &mut Option<(StatusCode, Instant)>,
     ) -> Result<Answer, Failure> {
-        let mut sent = self.http.request(make()).await;
+        let http = self.http();
+        let mut sent = http.request(make()).await;
         if let Err(err) = &sent {
             // Nothing was sent on a connection that could not be made; a TLS refusal would
             // only be refused again.
             if err.is_connect() && tls_failure(err).is_none() {
-                sent = self.http.request(make()).await;
+                sent = http.request(make()).await;
             }
         }
         let response = sent.map_err(Failure::Unreachable)?;
