@@ -460,3 +460,51 @@ async fn an_https_upstream_is_reached_through_https_proxy() {
     })
     .await
 }
+
+/// A redirect and a TLS refusal are each logged once, however often they happen, and the
+/// log never holds the token or the redirect's full URL.
+#[tokio::test]
+async fn redirects_and_tls_failures_are_logged_once_per_cause() {
+    bounded(async {
+        use tokio::io::AsyncReadExt;
+        let ca = TestCa::new();
+        let router = Router::new().fallback(|| async {
+            (StatusCode::FOUND, [(header::LOCATION, "https://elsewhere.example/steal?x=1")]).into_response()
+        });
+        let redirecting = ca.serve(router, LOOPBACK, false).await;
+        let untrusted = TestCa::new().serve(capturing().0, LOOPBACK, false).await;
+        let mut logs = String::new();
+        for (upstream, trusted) in [(&redirecting, true), (&untrusted, false)] {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_reekolect-proxy"));
+            command
+                .args(["serve", "--listen", "127.0.0.1:0", "--allow-bot", "b1:c1", "--upstream", &upstream.url()])
+                .args(["--breaker-failures", "0"])
+                .env("REEKOLECT_API_TOKEN", TOKEN)
+                .env_remove("RUST_LOG")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true);
+            if trusted {
+                command.args(["--upstream-ca", ca.file.to_str().unwrap()]);
+            }
+            let mut child = command.spawn().unwrap();
+            let mut line = String::new();
+            tokio::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).await.unwrap();
+            let base = line.split_whitespace().nth(3).unwrap_or_else(|| panic!("{line}")).to_string();
+            for _ in 0..3 {
+                assert_eq!(put_json(&base, &base_lead(1)).await.0, 502);
+            }
+            let mut stderr = child.stderr.take().unwrap();
+            child.kill().await.unwrap();
+            stderr.read_to_string(&mut logs).await.unwrap();
+        }
+        let count = |needle: &str| logs.lines().filter(|l| l.contains("WARN") && l.contains(needle)).count();
+        assert_eq!(count("upstream redirected to https://elsewhere.example"), 1, "{logs}");
+        assert_eq!(count("certificate is not trusted"), 1, "{logs}");
+        assert!(!logs.contains(TOKEN) && !logs.contains("steal"), "{logs}");
+        redirecting.shutdown().await.unwrap();
+        untrusted.shutdown().await.unwrap();
+    })
+    .await
+}
