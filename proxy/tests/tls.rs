@@ -508,3 +508,33 @@ async fn redirects_and_tls_failures_are_logged_once_per_cause() {
     })
     .await
 }
+
+/// `serve` as run (several worker threads, each with its own pool): handshakes stay at
+/// most one per worker thread, never one per request.
+#[tokio::test]
+async fn serve_with_worker_threads_makes_one_handshake_per_thread_at_most() {
+    bounded(async {
+        let ca = TestCa::new();
+        let (router, captured) = capturing();
+        let upstream = ca.serve(router, LOOPBACK, false).await;
+        let mut args = reekolect_proxy::cli::ServeArgs::new();
+        args.listen = "127.0.0.1:0".parse().unwrap();
+        args.upstream = Some(upstream.url().parse().unwrap());
+        args.allow_bot = vec![reekolect_proxy::cli::parse_bot_pair("b1:c1").unwrap()];
+        args.upstream_ca = Some(ca.file.clone());
+        args.ip_per_minute = 0;
+        args.uuid_per_minute = 0;
+        args.workers = 2;
+        let serving = reekolect_proxy::start(args, Some(TOKEN.into())).await.unwrap();
+        // Each request on a new client connection: handed to the worker threads in turn.
+        for n in 0..20 {
+            assert_eq!(put_json(&serving.proxy.url(), &base_lead(n)).await.0, 200);
+        }
+        assert_eq!(captured.lock().unwrap().len(), 20);
+        let handshakes = upstream.handshakes();
+        assert!((1..=2).contains(&handshakes), "{handshakes} handshakes for 20 requests on 2 threads");
+        serving.shutdown().await.unwrap();
+        upstream.shutdown().await.unwrap();
+    })
+    .await
+}
