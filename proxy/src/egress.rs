@@ -7,7 +7,7 @@
 use axum::http::Uri;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -38,6 +38,22 @@ impl Egress {
     }
 }
 
+impl Egress {
+    /// The egress proxy a connection to `dst` goes through, if any.
+    pub(crate) fn proxy_for(&self, dst: &Uri) -> Option<Uri> {
+        self.intercept(dst).map(|proxy| proxy.uri().clone())
+    }
+
+    fn intercept(&self, dst: &Uri) -> Option<Intercept> {
+        match dst.scheme_str() {
+            // A plain-http upstream would need absolute-form requests to the proxy: it is
+            // reached directly (the mock, a sidecar on the private network).
+            Some("https") if !is_loopback(dst) => self.proxies.intercept(dst),
+            _ => None,
+        }
+    }
+}
+
 impl Service<Uri> for Egress {
     type Response = <HttpConnector as Service<Uri>>::Response;
     type Error = BoxError;
@@ -48,13 +64,7 @@ impl Service<Uri> for Egress {
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let proxy = match dst.scheme_str() {
-            // A plain-http upstream would need absolute-form requests to the proxy: it is
-            // reached directly (the mock, a sidecar on the private network).
-            Some("https") if !is_loopback(&dst) => self.proxies.intercept(&dst),
-            _ => None,
-        };
-        match proxy {
+        match self.intercept(&dst) {
             Some(proxy) => {
                 let mut tunnel = Tunnel::new(proxy.uri().clone(), self.direct.clone());
                 if let Some(auth) = proxy.basic_auth() {

@@ -53,6 +53,8 @@ type HttpClient = Client<hyper_rustls::HttpsConnector<Egress>, Full<Bytes>>;
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
     connector: hyper_rustls::HttpsConnector<Egress>,
+    /// The connector under TLS, for where a connection goes first ([`Self::reachable`]).
+    egress: Egress,
     /// Alive as long as a clone of this client is: the threads' pools of a dropped client
     /// are let go.
     alive: Arc<()>,
@@ -130,11 +132,12 @@ impl UpstreamClient {
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(30)));
         connector.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
+        let egress = Egress::new(connector);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(trust.client_config())
             .https_or_http()
             .enable_http1()
-            .wrap_connector(Egress::new(connector));
+            .wrap_connector(egress.clone());
         let lead_uri = format!("{base}/inbox/direct/lead").parse().unwrap_or_else(|_| Uri::from_static("/"));
         let token_header = HeaderValue::from_str(token.expose()).ok().map(|mut value| {
             value.set_sensitive(true);
@@ -143,6 +146,7 @@ impl UpstreamClient {
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         Self {
             connector: https,
+            egress,
             alive: Arc::new(()),
             base,
             lead_uri,
@@ -344,9 +348,14 @@ impl UpstreamClient {
         Some(Bytes::from(self.scrub(text.to_string())))
     }
 
-    /// Whether the upstream accepts a TCP connection within `within`.
+    /// Whether the upstream (or the egress proxy in front of it) accepts a TCP connection
+    /// within `within`.
     pub(crate) async fn reachable(&self, within: Duration) -> Result<(), String> {
-        let url = url::Url::parse(&self.base).map_err(|err| err.to_string())?;
+        let first_hop = match self.egress.proxy_for(&self.lead_uri) {
+            Some(proxy) => proxy.to_string(),
+            None => self.base.clone(),
+        };
+        let url = url::Url::parse(&first_hop).map_err(|err| err.to_string())?;
         let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
         let port = url.port_or_known_default().ok_or("no port")?;
         match tokio::time::timeout(within, tokio::net::TcpStream::connect((host, port))).await {

@@ -455,6 +455,9 @@ async fn an_https_upstream_is_reached_through_https_proxy() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(captured.lock().unwrap().len(), 1);
         assert_eq!(*targets.lock().unwrap(), vec![format!("CONNECT api.upstream.test:{port} HTTP/1.1")]);
+        // Ready: the first hop (the egress proxy) answers; the upstream's name only resolves there.
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
         child.kill().await.unwrap();
         upstream.shutdown().await.unwrap();
     })
