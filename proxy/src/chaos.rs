@@ -1,6 +1,7 @@
 //! Failure injection for the embedded mock, so tests and demos can show that the
 //! companion recovers: a share of lead updates fail with 503, a share hang (no answer for
-//! longer than any client waits), and the rest are delayed by up to a bound.
+//! longer than any client waits), and the rest are delayed by up to a bound. Failures can
+//! also stand for an API that rate-limits: `429` with `Retry-After`.
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -28,6 +29,10 @@ pub struct ChaosSettings {
     /// Other updates wait a random 0..=this many milliseconds first (at most 60000).
     #[serde(default)]
     pub max_delay_ms: u64,
+    /// When not 0, injected failures are `429 Too Many Requests` with `Retry-After: N`
+    /// (seconds, at most 3600) instead of `503`.
+    #[serde(default)]
+    pub fail_retry_after_s: u64,
 }
 
 impl ChaosSettings {
@@ -43,6 +48,9 @@ impl ChaosSettings {
         }
         if self.max_delay_ms > 60_000 {
             return Err("maxDelayMs: must be at most 60000".into());
+        }
+        if self.fail_retry_after_s > 3_600 {
+            return Err("failRetryAfterS: must be at most 3600".into());
         }
         Ok(())
     }
@@ -78,6 +86,14 @@ pub async fn inject(State(chaos): State<Arc<Chaos>>, request: Request, next: Nex
     }
     let settings = chaos.get();
     let roll: f64 = rand::random();
+    if roll < settings.fail_rate && settings.fail_retry_after_s > 0 {
+        let mut answer = crate::error::json_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &json!({"success": false, "message": "mock chaos: injected rate limit", "code": 429}),
+        );
+        answer.headers_mut().insert(axum::http::header::RETRY_AFTER, settings.fail_retry_after_s.into());
+        return answer;
+    }
     if roll < settings.fail_rate {
         return crate::error::json_response(
             StatusCode::SERVICE_UNAVAILABLE,

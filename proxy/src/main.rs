@@ -69,21 +69,35 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     serving.shutdown().await.map_err(|err| err.to_string())
 }
 
+/// The token `mock-api` accepts without REEKOLECT_API_TOKEN (as long as a real one must be).
+const MOCK_TOKEN: &str = "mock-token-not-a-secret";
+
 async fn mock_api(args: MockArgs) -> Result<(), String> {
     let token = match token_from_env() {
-        Some(token) => Secret::new(token),
+        Some(token) => {
+            Secret::check_length(&token, reekolect_proxy::TOKEN_ENV)?;
+            Secret::new(token)
+        }
         None => {
             eprintln!(
-                "reekolect-mock-api: {} is not set; the mock accepts the token \"mock-token\"",
+                "reekolect-mock-api: {} is not set; the mock accepts the token \"{MOCK_TOKEN}\"",
                 reekolect_proxy::TOKEN_ENV
             );
-            Secret::new("mock-token")
+            Secret::new(MOCK_TOKEN)
         }
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
     let chaos = std::sync::Arc::new(reekolect_proxy::chaos::Chaos::new(args.chaos.settings()?));
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let config = reekolect_proxy::tls::server_config_from_files(cert, key)?;
+        let server =
+            reekolect_proxy::tls::spawn_mock_tls(listener, token, chaos, config).map_err(|err| err.to_string())?;
+        println!("reekolect-mock-api listening on {}", server.url());
+        stopped().await;
+        return server.shutdown().await.map_err(|err| err.to_string());
+    }
     let server = mock::spawn_with_chaos(listener, token, chaos).map_err(|err| err.to_string())?;
     println!("reekolect-mock-api listening on {}", server.url());
     stopped().await;

@@ -99,7 +99,8 @@ pub fn document(demo: bool) -> Value {
         let chaos = json!({"type": "object", "additionalProperties": false, "properties": {
             "failRate": {"type": "number", "minimum": 0, "maximum": 1},
             "hangRate": {"type": "number", "minimum": 0, "maximum": 1},
-            "maxDelayMs": {"type": "integer", "minimum": 0, "maximum": 60000}}});
+            "maxDelayMs": {"type": "integer", "minimum": 0, "maximum": 60000},
+            "failRetryAfterS": {"type": "integer", "minimum": 0, "maximum": 3600}}});
         paths["/demo/chaos"] = json!({
             "get": {"summary": "The embedded mock's failure injection (mock mode only)", "responses": ok("`{\"chaos\": {...}}`")},
             "put": {"summary": "Change the embedded mock's failure injection (mock mode only)",

@@ -89,6 +89,8 @@ pub struct ProxyConfig {
     pub breaker: (u32, Duration),
     /// The embedded mock's failure injection, driven by `PUT /demo/chaos` (mock mode).
     pub chaos: Option<Arc<Chaos>>,
+    /// The certificates trusted for an `https://` upstream (`--upstream-ca`).
+    pub upstream_trust: crate::trust::Trust,
 }
 
 impl ProxyConfig {
@@ -113,6 +115,7 @@ impl ProxyConfig {
             visitor_key: None,
             breaker: (DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_COOLDOWN),
             chaos: None,
+            upstream_trust: crate::trust::Trust::default(),
         }
     }
 }
@@ -191,6 +194,7 @@ fn build(config: ProxyConfig) -> (Router, Hot) {
             config.timeout,
             breaker.clone(),
             metrics.clone(),
+            &config.upstream_trust,
         ),
         allow_bots: config.allow_bots.clone(),
         visitor_key: config.visitor_key.clone(),
