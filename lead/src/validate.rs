@@ -259,7 +259,7 @@ fn picture(value: String) -> Rule<String> {
         return Err("must be an absolute http(s) URL".into());
     }
     // Characters, as the message says (an OpenAPI client counts them so too).
-    if value.len() > Limits::URL && value.chars().count() > Limits::URL {
+    if value.len() > Limits::URL && characters(value.as_bytes()) > Limits::URL {
         return Err("must be at most ".to_string() + &decimal(Limits::URL as u64) + " characters");
     }
     Ok(value)
@@ -269,7 +269,7 @@ fn email(value: String) -> Rule<String> {
     const RULE: &str = "must be an email address like name@example.com";
     let value = trimmed(value);
     // Lengths in characters, as the message says (and as JSON Schema counts them).
-    if value.len() > Limits::EMAIL && value.chars().count() > Limits::EMAIL {
+    if value.len() > Limits::EMAIL && characters(value.as_bytes()) > Limits::EMAIL {
         return Err("must be at most 254 characters".into());
     }
     // Searched and split as bytes rather than characters: `@`, `.` and `-` are ASCII, and no
@@ -277,7 +277,7 @@ fn email(value: String) -> Rule<String> {
     let at = value.bytes().rposition(|b| b == b'@').ok_or(RULE)?;
     let (local, domain) = (&value[..at], &value.as_bytes()[at + 1..]);
     let local_ok = !local.is_empty()
-        && (local.len() <= Limits::EMAIL_LOCAL || local.chars().count() <= Limits::EMAIL_LOCAL)
+        && (local.len() <= Limits::EMAIL_LOCAL || characters(local.as_bytes()) <= Limits::EMAIL_LOCAL)
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.as_bytes().windows(2).any(|pair| pair == b"..")
@@ -290,8 +290,7 @@ fn email(value: String) -> Rule<String> {
     let domain_ok = domain.contains(&b'.')
         && domain.split(|&b| b == b'.').all(|l| {
             !l.is_empty()
-                // Characters: bytes that are not UTF-8 continuation bytes.
-                && l.iter().filter(|&&b| b & 0xc0 != 0x80).count() <= Limits::EMAIL_LABEL
+                && characters(l) <= Limits::EMAIL_LABEL
                 && !l.starts_with(b"-")
                 && !l.ends_with(b"-")
                 // Letters and digits of any script (internationalised domains), checked as
@@ -299,8 +298,7 @@ fn email(value: String) -> Rule<String> {
                 // (a non-ASCII character's bytes are all non-ASCII).
                 && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || !b.is_ascii())
         })
-        // At least two characters (bytes that are not UTF-8 continuation bytes).
-        && tld.iter().filter(|&&b| b & 0xc0 != 0x80).count() >= 2
+        && characters(tld) >= 2
         && !tld.iter().all(u8::is_ascii_digit);
     if local_ok && domain_ok {
         // The domain lower-cased in place (ASCII letters only, so no length changes).
@@ -310,6 +308,13 @@ fn email(value: String) -> Rule<String> {
     } else {
         Err(RULE.into())
     }
+}
+
+/// The number of characters in UTF-8 `bytes`: the bytes that are not continuation bytes.
+/// A loop of its own rather than `str::chars().count()`, whose fast version costs 0.3 KB of
+/// the browser bundle.
+fn characters(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count()
 }
 
 fn dial_code(value: &str) -> Rule<String> {
