@@ -48,6 +48,14 @@ else
   layer "end to end (build failed)" tap_counts /dev/null 1
 fi
 
+# Issue 16: the API contract (schemathesis) and the release tarball, each its own script.
+echo "== API contract: schemathesis --checks all against serve --upstream mock"
+bash scripts/test-openapi.sh 2>&1 | tee "$logs/openapi.log"
+layer "api contract (schemathesis)" tap_counts "$logs/openapi.log" "${PIPESTATUS[0]}"
+echo "== release: the static proxy tarball, unpacked and run under env -i"
+bash scripts/test-release.sh 2>&1 | tee "$logs/release.log"
+layer "release (static proxy, Docker, systemd)" tap_counts "$logs/release.log" "${PIPESTATUS[0]}"
+
 echo
 echo "== summary"
 printf '%s\n' "${summary[@]}"
