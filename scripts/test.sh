@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, layer by layer: host (cargo test: lead rules, proxy over real sockets),
 # browser (wasm-bindgen-test in headless Chromium), end to end (Playwright driving
-# /usr/bin/chromium against the demo). Prints the count of each layer and a total.
+# /usr/bin/chromium against the demo), the API contract (schemathesis against /openapi.json),
+# the release tarball (static binary, Dockerfile, systemd unit). Prints each layer's count and a total.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh || exit 1
