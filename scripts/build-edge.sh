@@ -30,7 +30,7 @@ fi
 base=$(sed -n 's/^REEKOLECT_BASE_PATH = "\/*\([^"]*\)"$/\1/p' edge/wrangler.toml)
 assets="$out/assets/${base:-reekolect}"
 mkdir -p "$assets"
-cp dist/reekolect-companion.js dist/index.js dist/reekolect_companion.js dist/reekolect_companion_bg.wasm "$assets/"
+cp dist/reekolect-companion.js dist/index.js dist/reekolect_companion_bg.wasm "$assets/"
 
 # The Worker itself is these three files; the platform limits their gzip size (static assets
 # are not part of it).

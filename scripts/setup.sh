@@ -63,3 +63,22 @@ if ! node -e "require('child_process').execFileSync(require('workerd').default, 
   step "installing npm packages (npm ci): the workerd binary is missing or does not run"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# --- Release and API contract (issue 16): the musl target and musl-gcc for the static
+# proxy (scripts/release.sh), schemathesis pinned in a virtualenv (scripts/test-openapi.sh).
+if ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
+  step "adding the Rust target x86_64-unknown-linux-musl (the static proxy)"
+  rustup target add x86_64-unknown-linux-musl
+fi
+if ! command -v musl-gcc >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  step "installing Debian's musl-tools and python3-venv"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq musl-tools python3-venv >/dev/null
+fi
+schemathesis_version=4.32.5
+if [ "$(target/schemathesis-venv/bin/st --version 2>/dev/null | awk '{print $NF}')" != "$schemathesis_version" ]; then
+  step "installing schemathesis $schemathesis_version from PyPI into target/schemathesis-venv"
+  mkdir -p target
+  python3 -m venv target/schemathesis-venv
+  target/schemathesis-venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+fi

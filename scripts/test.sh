@@ -2,7 +2,9 @@
 # Every test, layer by layer: host (cargo test: lead rules, proxy over real sockets),
 # browser (wasm-bindgen-test in headless Chromium and Firefox ESR), end to end (Playwright
 # driving /usr/bin/chromium against the demo; the cross-engine scenarios also in Firefox ESR
-# and WebKit over WebDriver). Prints the count of each layer, of each engine, and a total.
+# and WebKit over WebDriver), the edge Worker's contract, the API contract (schemathesis
+# against /openapi.json), the release tarball (static binary, Dockerfile, systemd unit).
+# Prints the count of each layer, of each engine, and a total.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh || exit 1
@@ -74,6 +76,14 @@ fi
 
 echo "== edge: the Worker (edge/) in workerd; one contract run against it and the proxy"
 bash scripts/test-edge.sh "$logs/edge.tap"; layer "edge (contract: proxy + Worker; demo via Worker)" tap_counts "$logs/edge.tap" "$?"
+
+# Issue 16: the API contract (schemathesis) and the release tarball, each its own script.
+echo "== API contract: schemathesis --checks all against serve --upstream mock"
+bash scripts/test-openapi.sh 2>&1 | tee "$logs/openapi.log"
+layer "api contract (schemathesis)" tap_counts "$logs/openapi.log" "${PIPESTATUS[0]}"
+echo "== release: the static proxy tarball, unpacked and run under env -i"
+bash scripts/test-release.sh 2>&1 | tee "$logs/release.log"
+layer "release (static proxy, Docker, systemd)" tap_counts "$logs/release.log" "${PIPESTATUS[0]}"
 
 echo
 echo "== summary"

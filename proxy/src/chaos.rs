@@ -27,12 +27,25 @@ pub struct ChaosSettings {
     #[serde(default)]
     pub hang_rate: f64,
     /// Other updates wait a random 0..=this many milliseconds first (at most 60000).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_delay_ms: u64,
     /// When not 0, injected failures are `429 Too Many Requests` with `Retry-After: N`
     /// (seconds, at most 3600) instead of `503`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub fail_retry_after_s: u64,
+}
+
+/// A non-negative whole number, written `3569` or `3569.0`: JSON (and JSON Schema's
+/// `integer`) make no difference between the two.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    match (number.as_u64(), number.as_f64()) {
+        (Some(whole), _) => Ok(whole),
+        (None, Some(float)) if float >= 0.0 && float.fract() == 0.0 && float <= u64::MAX as f64 => Ok(float as u64),
+        _ => {
+            Err(serde::de::Error::custom(format!("maxDelayMs: must be a whole number of milliseconds (got {number})")))
+        }
+    }
 }
 
 impl ChaosSettings {
@@ -106,4 +119,21 @@ pub async fn inject(State(chaos): State<Arc<Chaos>>, request: Request, next: Nex
         tokio::time::sleep(Duration::from_millis(rand::random::<u64>() % (settings.max_delay_ms + 1))).await;
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ChaosSettings;
+
+    #[test]
+    fn max_delay_is_a_whole_number_however_it_is_written() {
+        let read = |body: &str| serde_json::from_str::<ChaosSettings>(body).map(|s| s.max_delay_ms);
+        assert_eq!(read(r#"{"maxDelayMs": 3569}"#).unwrap(), 3569);
+        assert_eq!(read(r#"{"maxDelayMs": 3569.0}"#).unwrap(), 3569);
+        assert_eq!(read(r#"{"maxDelayMs": 35e2}"#).unwrap(), 3500);
+        for broken in [r#"{"maxDelayMs": 1.5}"#, r#"{"maxDelayMs": -1}"#, r#"{"maxDelayMs": "5"}"#] {
+            let err = read(broken).unwrap_err().to_string();
+            assert!(err.contains("maxDelayMs") || err.contains("invalid type"), "{broken}: {err}");
+        }
+    }
 }

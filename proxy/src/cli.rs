@@ -58,13 +58,32 @@ pub enum LogFormat {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the proxy. The API token comes from REEKOLECT_API_TOKEN.
+    /// Run the proxy. The API token comes from REEKOLECT_API_TOKEN, else the file named by
+    /// REEKOLECT_API_TOKEN_FILE, else the systemd credential `reekolect-api-token`.
     Serve(ServeArgs),
     /// Run the mock Reekolect API alone. Its token is REEKOLECT_API_TOKEN, else "mock-token-not-a-secret".
     MockApi(MockArgs),
     /// Print every chat of a bot (all pages of GET /inbox/direct/chats) as JSON, NDJSON or CSV.
     /// The token comes from REEKOLECT_BOT_TOKEN, else REEKOLECT_API_TOKEN.
     Leads(LeadsArgs),
+    /// Ask a running proxy's /healthz (for container health checks); exit status 0 when it
+    /// answers 2xx in time.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Options of `healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask. Default: /healthz at the address `serve` listens on
+    /// (REEKOLECT_LISTEN, else 127.0.0.1:8080; 0.0.0.0 asked on 127.0.0.1).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The address `serve` listens on, to build the default URL from.
+    #[arg(long, env = "REEKOLECT_LISTEN", default_value = "127.0.0.1:8080", hide = true)]
+    pub listen: SocketAddr,
+    /// How long to wait for the answer, like `5s`.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Options of `serve`.

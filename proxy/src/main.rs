@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use reekolect_proxy::app::{start, token_from_env};
-use reekolect_proxy::cli::{Cli, Command, LeadsArgs, LogFormat, MockArgs, ServeArgs};
+use reekolect_proxy::cli::{Cli, Command, HealthcheckArgs, LeadsArgs, LogFormat, MockArgs, ServeArgs};
 use reekolect_proxy::{mock, Secret};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::MockApi(args) => mock_api(args).await,
             Command::Leads(args) => leads(args).await,
+            Command::Healthcheck(args) => healthcheck(args).await,
         }
     });
     match result {
@@ -62,8 +63,14 @@ async fn leads(args: LeadsArgs) -> Result<(), String> {
     leads::run(&args, &token, stdout, progress).await.map(|_| ()).map_err(|err| err.to_string())
 }
 
+async fn healthcheck(args: HealthcheckArgs) -> Result<(), String> {
+    let url = args.url.unwrap_or_else(|| reekolect_proxy::healthcheck::default_url(args.listen));
+    reekolect_proxy::healthcheck::check(&url, args.timeout).await
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let serving = start(args, token_from_env()).await.map_err(|err| err.to_string())?;
+    let token = reekolect_proxy::credentials::api_token()?;
+    let serving = start(args, token).await.map_err(|err| err.to_string())?;
     println!("{}", serving.listening_line());
     stopped().await;
     serving.shutdown().await.map_err(|err| err.to_string())

@@ -588,8 +588,11 @@ async fn put_chaos(State(state): State<Arc<AppState>>, body: Bytes) -> Response 
     let Some(chaos) = &state.chaos else {
         return ApiError::new(StatusCode::NOT_FOUND, "no embedded mock to inject failures into").into_response();
     };
-    let settings = serde_json::from_slice::<ChaosSettings>(&body)
+    // An object only: serde's derive would also take an array of the fields in order.
+    let settings = serde_json::from_slice::<Value>(&body)
         .map_err(|err| format!("body: {err}"))
+        .and_then(|value| if value.is_object() { Ok(value) } else { Err("body: must be a JSON object".to_string()) })
+        .and_then(|value| serde_json::from_value::<ChaosSettings>(value).map_err(|err| format!("body: {err}")))
         .and_then(|settings| settings.check().map(|()| settings));
     match settings {
         Ok(settings) => {
