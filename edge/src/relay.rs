@@ -76,11 +76,13 @@ pub fn relay(answer: &UpstreamAnswer<'_>, token: &str) -> Relayed {
             code: u16,
             message: &'a str,
         }
-        let message = format!("upstream answered {status} without JSON ({described})");
+        let message = format!("upstream sent no JSON: answered {status} ({described})");
         serde_json::to_string(&Success { success: true, code: status, message: &message }).expect("serialises")
     } else {
         ApiError::new(status, format!("upstream answered {status} ({described})")).body()
     };
+    // 204 and 205 cannot carry a body: answered 200, the upstream's status in it (as the proxy).
+    let status = if matches!(status, 204 | 205) { 200 } else { status };
     Relayed { status, body, retry_after }
 }
 

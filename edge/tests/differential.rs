@@ -193,7 +193,7 @@ fn upstream_answers_are_relayed_by_class() {
     let answer = relay(200, None, "");
     assert_eq!(
         answer.body(),
-        r#"{"success":true,"code":200,"message":"upstream answered 200 without JSON (no content type, 0 bytes)"}"#
+        r#"{"success":true,"code":200,"message":"upstream sent no JSON: answered 200 (no content type, 0 bytes)"}"#
     );
     // 4xx/5xx without JSON: described, never echoed.
     let html = "<html><body>503 Service Temporarily Unavailable</body></html>";
