@@ -1,6 +1,6 @@
 // Size budget check: gzip -9 size of what a `<script>` user downloads (reekolect-companion.js,
-// index.js, reekolect_companion.js, reekolect_companion_bg.wasm; each file compressed on its
-// own, then summed), measured from dist/ as it is — nothing is rebuilt, nothing is timed.
+// which bundles loader, API and glue, and reekolect_companion_bg.wasm; each file compressed
+// on its own, then summed), measured from dist/ as it is — nothing is rebuilt, nothing is timed.
 // Exits 1 when over bench/size-budget.json's scriptPayloadGzipBytes, 2 when dist/ is missing.
 // Run: node bench/check-size.mjs
 import { readFileSync } from 'node:fs';

@@ -2,17 +2,25 @@
 // mixpanel-browser), main-thread cost in headless Chromium, and requests on the wire.
 // Run: npm run bench   (builds first when dist/ or the proxy binary is missing).
 // Env: BENCH_LOADS (cold page loads, default 10), BENCH_CALLS (default 1000),
-//      BENCH_SKIP_NPM=1 (no comparison install), BENCH_DEADLINE_S (whole run, default 600).
+//      BENCH_SLOW_LOADS (cold loads per path on the slow network, default 5),
+//      BENCH_LIGHTHOUSE_RUNS (per page, default 3; 0 skips Lighthouse and its install),
+//      BENCH_SKIP_NPM=1 (no comparison install), BENCH_DEADLINE_S (whole run, default 900),
+//      BENCH_SECTIONS (which of payload,main,requests,slow,lighthouse to run; default all).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, mkdirSync, cpSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { root, dist, SCRIPT_FILES, NPM_FILES, measureFiles, sizesOf, wasmSections } from './payload.mjs';
+import { SLOW_NETWORK, PATHS, writePages, slowLoad } from './slow-network.mjs';
+import { ensureLighthouse, lighthouseRuns, medianOf, regressions, METRICS } from './lighthouse.mjs';
 
 const LOADS = Number(process.env.BENCH_LOADS ?? 10);
 const CALLS = Number(process.env.BENCH_CALLS ?? 1000);
-const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 600);
+const SLOW_LOADS = Number(process.env.BENCH_SLOW_LOADS ?? 5);
+const LIGHTHOUSE_RUNS = Number(process.env.BENCH_LIGHTHOUSE_RUNS ?? 3);
+const DEADLINE_S = Number(process.env.BENCH_DEADLINE_S ?? 900);
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'payload,main,requests,slow,lighthouse').split(','));
 const IDS = 'benchBot01,benchCustomer01';
 const PROXY_BIN = `${root}target/release/reekolect-proxy`;
 
@@ -92,9 +100,13 @@ function run(cmd, args, opts, timeoutMs) {
   });
 }
 
+// The comparison packages' install, kept until the end: section 4 serves Segment's files.
+let competitorsDir;
+
 async function competitors() {
   if (process.env.BENCH_SKIP_NPM) return { error: 'skipped (BENCH_SKIP_NPM)' };
   const dir = mkdtempSync(join(tmpdir(), 'reekolect-bench-npm-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   try {
     note(`npm install @segment/analytics-next mixpanel-browser into ${dir} …`);
     await run('npm', ['install', '--no-save', '--prefix', dir, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error',
@@ -105,11 +117,10 @@ async function competitors() {
       const version = JSON.parse(readFileSync(join(base, 'package.json'), 'utf8')).version;
       out.push({ label: `${pkg}@${version} (${file})`, ...sizesOf(readFileSync(join(base, file))) });
     }
+    competitorsDir = dir;
     return { rows: out };
   } catch (error) {
     return { error: error.message.split('\n')[0] };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -123,14 +134,14 @@ async function payloadSection() {
   table(['file', 'raw', 'gzip -9', 'brotli 11'], script.perFile.map((f) => [f.name, B(f.raw), B(f.gzip), B(f.brotli)]));
   say();
   const rows = [
-    ['(a) companion, <script> include (4 files)', script.total],
-    ['(b) companion, npm runtime (3 files)', npm.total],
+    [`(a) companion, <script> include (${SCRIPT_FILES.length} files)`, script.total],
+    [`(b) companion, npm runtime (${NPM_FILES.length} files)`, npm.total],
   ];
   for (const r of comp.rows ?? []) rows.push([r.label, r]);
   table(['payload', 'raw', 'gzip -9', 'brotli 11', 'gzip KiB'],
     rows.map(([label, s]) => [label, B(s.raw), B(s.gzip), B(s.brotli), kb(s.gzip)]));
   if (comp.error) say(`  comparison packages: n/a — ${comp.error}`);
-  else say('  (temp npm dir removed; segment\'s standalone.js is only its first file: it lazy-loads more chunks and its destinations)');
+  else say('  (segment\'s standalone.js is only its first file: it lazy-loads more chunks and its destinations; section 4 loads it all)');
 
   const wasm = readFileSync(`${dist}/reekolect_companion_bg.wasm`);
   const sections = wasmSections(wasm).sort((a, b) => b.bytes - a.bytes);
@@ -472,18 +483,123 @@ async function requestsSection(browser, base) {
   summary.push(`requests: 10 calls in ${ms(r.batched.span, 0)} -> ${r.batchedPuts.length} PUT(s) (goal 1: ${r.batchedPuts.length === 1 ? 'met' : 'NOT met'}), ${B(Math.round(sum(r.batchedPuts, 'body') / r.batched.n))} body per update merged vs ${B(Math.round(sum(r.singlePuts, 'body') / r.single.n))} unmerged`);
 }
 
+// ---------------------------------------------------------------- 4. slow network
+async function slowNetworkSection(browser, base, www) {
+  const net = `${SLOW_NETWORK.latency} ms RTT, ${(SLOW_NETWORK.downloadThroughput * 8 / 1e6).toFixed(1)} Mbit/s down`;
+  heading(`4. Load on a slow network (${net}, cold cache, ${SLOW_LOADS} loads per path)`);
+  writePages(www, base, competitorsDir && join(competitorsDir, 'node_modules', '@segment', 'analytics-next'));
+  const paths = PATHS.filter((p) => !p.segment || competitorsDir);
+  const runs = new Map(paths.map((p) => [p.key, []]));
+  for (let i = 0; i < SLOW_LOADS; i++) {
+    for (const path of paths) runs.get(path.key).push(await withTimeout(slowLoad(browser, `${base}/${path.file}`), 90_000, `slow load of ${path.file}`));
+  }
+  const medianRun = (list) => [...list].sort((a, b) => a.ready - b.ready)[Math.floor((list.length - 1) / 2)];
+  say();
+  table(['path (navigation -> ready)', 'median', 'min', 'max', 'FCP', 'load event', 'requests', 'chain', 'bytes'], paths.map((p) => {
+    const list = runs.get(p.key); const ready = list.map((m) => m.ready); const mid = medianRun(list);
+    return [p.label, ms(median(ready), 0), ms(Math.min(...ready), 0), ms(Math.max(...ready), 0), ms(median(list.map((m) => m.fcp)), 0),
+      ms(median(list.map((m) => m.load)), 0), mid.requests.length, mid.chain.length, B(mid.requests.reduce((a, r) => a + r.transfer, 0))];
+  }));
+  say('  (requests, chain, bytes: of the median load, from the first request after the tag to ready; the widget stand-in left out)');
+  say();
+  say('  request chains of the median loads (start -> end ms after navigation, bytes on the wire, encoding, Chromium priority):');
+  for (const p of paths) {
+    const mid = medianRun(runs.get(p.key));
+    say(`  ${p.key}:`);
+    for (const r of mid.requests.sort((a, b) => a.start - b.start)) {
+      say(`    ${mid.chain.includes(r) ? '*' : ' '} ${r.path.length > 58 ? '…' + r.path.slice(-57) : r.path.padEnd(58)} ${ms(r.start, 0).padStart(8)} -> ${ms(r.end, 0).padStart(8)} ${B(r.transfer).padStart(9)} ${r.encoding.padEnd(8)} ${r.priority}`);
+    }
+  }
+  say('  (* = the longest chain: each request starts after the previous one ended)');
+  const readyOf = (key) => runs.has(key) ? median(runs.get(key).map((m) => m.ready)) : NaN;
+  const include = medianRun(runs.get('include'));
+  const verdict = (ok) => (ok ? 'MET' : 'NOT MET');
+  say();
+  say(`  target: a chain of <= 2 requests after the tag -> include ${include.chain.length} (${verdict(include.chain.length <= 2)}), ESM ${medianRun(runs.get('esm')).chain.length} (${verdict(medianRun(runs.get('esm')).chain.length <= 2)})`);
+  if (runs.has('segment')) {
+    const segment = readyOf('segment');
+    const compare = paths.filter((p) => !p.segment).map((p) => `${p.key} ${ms(readyOf(p.key), 0)} (${verdict(readyOf(p.key) <= segment)})`);
+    say(`  target: ready no later than Segment's (${ms(segment, 0)}) -> ${compare.join(', ')}`);
+  } else say('  Segment: n/a (BENCH_SKIP_NPM or its install failed)');
+  summary.push(`slow network (${net}), ready medians: ${paths.map((p) => `${p.key} ${ms(readyOf(p.key), 0)}`).join(', ')}; include chain ${include.chain.length}`);
+}
+
+// ---------------------------------------------------------------- 5. lighthouse
+// The demo as `reekolect-proxy --www` serves it, and the same page without the companion:
+// what www/index.html marks `<!-- companion … -->` … `<!-- /companion -->` (the include, the
+// preload of its .wasm, and app.js, the demo's script that reports the companion's events)
+// taken out. What the companion costs the page.
+// A third page, for information (not judged): the demo plus the documented preload of the
+// .wasm, which makes the companion ready sooner by downloading it with the page.
+const WITHOUT_FILE = 'without-companion.html';
+const PRELOAD_FILE = 'with-preload.html';
+function writeVariantPages(www) {
+  const html = readFileSync(join(www, 'index.html'), 'utf8');
+  const without = html.replace(/\n\s*<!-- companion[\s\S]*?<!-- \/companion -->/, '');
+  if (without === html || /reekolect-companion|app\.js/.test(without)) throw new Error('www/index.html: cannot find the companion between <!-- companion … --> and <!-- /companion --> to take out');
+  writeFileSync(join(www, WITHOUT_FILE), without);
+  writeFileSync(join(www, PRELOAD_FILE), html.replace('<script async src="/pkg/reekolect-companion.js"',
+    '<link rel="preload" as="fetch" crossorigin fetchpriority="low" href="/pkg/reekolect_companion_bg.wasm">\n  $&'));
+}
+
+async function lighthouseSection(base, www) {
+  heading(`5. Lighthouse, the demo with and without the companion (${LIGHTHOUSE_RUNS} runs each, medians)`);
+  if (!LIGHTHOUSE_RUNS) { say('  skipped (BENCH_LIGHTHOUSE_RUNS=0)'); return; }
+  const version = ensureLighthouse(note);
+  writeVariantPages(www);
+  const { CHROMIUM_ARGS } = await import('../tests/e2e/harness.mjs');
+  const pages = { without: `${base}/${WITHOUT_FILE}`, with: `${base}/`, 'with+preload': `${base}/${PRELOAD_FILE}` };
+  const reports = await withTimeout(lighthouseRuns(pages, {
+    runs: LIGHTHOUSE_RUNS, chromeFlags: CHROMIUM_ARGS.filter((f) => f !== '--headless'),
+    onRun: (label, i) => note(`lighthouse run ${i + 1}/${LIGHTHOUSE_RUNS}: ${label} companion`),
+  }), 20 * 60_000, 'lighthouse runs');
+  const fmt = (id, v) => (v === null ? 'n/a' : id === 'cumulative-layout-shift' ? v.toFixed(3) : id === 'total-byte-weight' ? B(Math.round(v)) : ms(v, 0));
+  const med = (label, pick) => medianOf(reports[label].map(pick));
+  const rows = ['without', 'with', 'with+preload'].map((label) => [`${label} companion`,
+    ...['performance', 'accessibility', 'best-practices', 'seo'].map((c) => med(label, (r) => r.scores[c])),
+    ...METRICS.map(([id]) => fmt(id, med(label, (r) => r.metrics[id])))]);
+  const delta = (id, variant = 'with') => med(variant, (r) => r.metrics[id]) - med('without', (r) => r.metrics[id]);
+  rows.push(['difference (with - without)',
+    ...['performance', 'accessibility', 'best-practices', 'seo'].map((c) => med('with', (r) => r.scores[c]) - med('without', (r) => r.scores[c])),
+    ...METRICS.map(([id]) => (id === 'cumulative-layout-shift' ? delta(id).toFixed(3) : id === 'total-byte-weight' ? B(Math.round(delta(id))) : `${delta(id) >= 0 ? '+' : ''}${delta(id).toFixed(0)} ms`))]);
+  say();
+  table(['Lighthouse ' + version + ', mobile preset', 'perf', 'a11y', 'best', 'seo', ...METRICS.map(([, short]) => short)], rows);
+  say('  every run (performance score / FCP / LCP / TBT):');
+  for (const label of ['without', 'with', 'with+preload']) {
+    say(`    ${label.padEnd(12)} ${reports[label].map((r) => `${r.scores.performance} / ${ms(r.metrics['first-contentful-paint'], 0)} / ${ms(r.metrics['largest-contentful-paint'], 0)} / ${ms(r.metrics['total-blocking-time'], 0)}`).join('   ')}`);
+  }
+  const warnings = [...new Set(Object.values(reports).flat().flatMap((r) => r.warnings))];
+  if (warnings.length) say(`  lighthouse warnings: ${warnings.join(' | ')}`);
+  const lost = regressions(reports.without, reports.with);
+  const score = med('with', (r) => r.scores.performance) - med('without', (r) => r.scores.performance);
+  const checks = [
+    [`performance score equal (±2): ${score >= 0 ? '+' : ''}${score}`, Math.abs(score) <= 2],
+    [`FCP +50 ms at most: ${delta('first-contentful-paint').toFixed(0)} ms`, delta('first-contentful-paint') <= 50],
+    [`LCP +50 ms at most: ${delta('largest-contentful-paint').toFixed(0)} ms`, delta('largest-contentful-paint') <= 50],
+    [`TBT +10 ms at most: ${delta('total-blocking-time').toFixed(0)} ms`, delta('total-blocking-time') <= 10],
+    [`no audit that passes without fails with: ${lost.length ? lost.map((a) => `${a.id} (${a.before} -> ${a.after})`).join(', ') : 'none'}`, !lost.length],
+  ];
+  say();
+  for (const [text, ok] of checks) say(`  target: ${text} -> ${ok ? 'MET' : 'NOT MET'}`);
+  const sign = (v) => `${v >= 0 ? '+' : ''}${v.toFixed(0)} ms`;
+  say(`  (for information, the demo plus the preload link: FCP ${sign(delta('first-contentful-paint', 'with+preload'))}, LCP ${sign(delta('largest-contentful-paint', 'with+preload'))}, TBT ${sign(delta('total-blocking-time', 'with+preload'))}, audits lost ${regressions(reports.without, reports['with+preload']).length})`);
+  summary.push(`lighthouse ${version} (median of ${LIGHTHOUSE_RUNS}): perf ${med('without', (r) => r.scores.performance)} -> ${med('with', (r) => r.scores.performance)}, FCP ${delta('first-contentful-paint') >= 0 ? '+' : ''}${delta('first-contentful-paint').toFixed(0)} ms, LCP ${delta('largest-contentful-paint') >= 0 ? '+' : ''}${delta('largest-contentful-paint').toFixed(0)} ms, TBT ${delta('total-blocking-time') >= 0 ? '+' : ''}${delta('total-blocking-time').toFixed(0)} ms, audits lost ${lost.length}: targets ${checks.every(([, ok]) => ok) ? 'all met' : 'NOT all met'}`);
+}
+
 // ---------------------------------------------------------------- main
 async function main() {
   const started = Date.now();
   ensureBuilt();
   say(`Reekolect Companion benchmark — ${new Date().toISOString()}, node ${process.version}, ${spawnSync('nproc').stdout?.toString().trim()} cores`);
-  await payloadSection();
+  if (SECTIONS.has('payload') || SECTIONS.has('slow')) await payloadSection(); // the slow section serves Segment's files from its install
 
   const { startProxy, launchBrowser } = await import('../tests/e2e/harness.mjs');
   const www = mkdtempSync(join(tmpdir(), 'reekolect-bench-www-'));
   cleanups.push(() => rmSync(www, { recursive: true, force: true }));
+  // The demo site (section 5), the bundle as built, and the bench's own pages.
+  cpSync(`${root}www`, www, { recursive: true, filter: (src) => !src.startsWith(`${root}www/pkg`) });
   cpSync(dist, join(www, 'pkg'), { recursive: true });
-  mkdirSync(join(www, 'widget'));
+  mkdirSync(join(www, 'widget'), { recursive: true });
   writeFileSync(join(www, 'widget', 'none.js'), '// stand-in for the widget: the companion only reads the tag\n');
   writeFileSync(join(www, 'bench.html'), ESM_PAGE);
   writeFileSync(join(www, 'include.html'), INCLUDE_PAGE);
@@ -497,8 +613,10 @@ async function main() {
   const version = browser.version();
   note(`proxy ${proxy.url} (rate limits off), Chromium ${version}`);
 
-  await mainThreadSection(browser, proxy.url);
-  await requestsSection(browser, proxy.url);
+  if (SECTIONS.has('main')) await mainThreadSection(browser, proxy.url);
+  if (SECTIONS.has('requests')) await requestsSection(browser, proxy.url);
+  if (SECTIONS.has('slow')) await slowNetworkSection(browser, proxy.url, www);
+  if (SECTIONS.has('lighthouse')) await lighthouseSection(proxy.url, www);
 
   heading('Summary');
   for (const line of summary) say('  ' + line);

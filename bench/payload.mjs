@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const dist = `${root}dist`;
 
-/** What a `<script async>` user downloads: the include, the ESM entry, the glue, the wasm. */
-export const SCRIPT_FILES = ['reekolect-companion.js', 'index.js', 'reekolect_companion.js', 'reekolect_companion_bg.wasm'];
+/** What a `<script async>` user downloads: the include (loader, API and glue in one), the wasm. */
+export const SCRIPT_FILES = ['reekolect-companion.js', 'reekolect_companion_bg.wasm'];
 /** The npm package's runtime files (what a bundler pulls in; types are not shipped to browsers). */
-export const NPM_FILES = ['index.js', 'reekolect_companion.js', 'reekolect_companion_bg.wasm'];
+export const NPM_FILES = ['index.js', 'reekolect_companion_bg.wasm'];
 
 export function gzip9(buffer) {
   return gzipSync(buffer, { level: 9 }).length;

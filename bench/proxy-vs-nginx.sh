@@ -11,7 +11,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 MOCK_PORT=${MOCK_PORT:-18090}
 PROXY_PORT=${PROXY_PORT:-18081}
 NGINX_PORT=${NGINX_PORT:-18082}
-TOKEN=bench-token-$$
+TOKEN=bench-token-$$-0123456789
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/target/release/reekolect-proxy"
 

@@ -92,7 +92,7 @@ export interface LeadAnswer {
 /** What a failed call rejects with. */
 export interface ReekolectError extends Error {
   name: 'ReekolectError';
-  code: 'config' | 'invalid' | 'context' | 'network' | 'rejected' | 'storage' | 'reset' | 'hook';
+  code: 'config' | 'invalid' | 'context' | 'rejected' | 'storage' | 'reset' | 'hook';
   /** For `invalid`: the first field that broke a rule, and the rule. */
   field?: string;
   rule?: string;
@@ -126,7 +126,7 @@ export interface CompanionEvents {
   failed: { update: WireLead; error: ReekolectError };
   /** A call broke a rule and was not queued. */
   invalid: { error: ReekolectError };
-  /** Something degraded without losing updates (web storage full: the outbox lives in memory). */
+  /** Something degraded without losing updates (web storage blocked or full: the outbox lives in memory). */
   warning: { error: ReekolectError };
 }
 

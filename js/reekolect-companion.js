@@ -2,6 +2,11 @@
 // attributes of its own tag (data-proxy-url, data-uuid-key, data-bot-id, data-customer-id,
 // data-bot-page-url, data-batch-window-ms). Calls queued on window.reekolect before it
 // loaded (by the inline snippet) are replayed in order; afterwards the same global is the API.
+// scripts/build.sh bundles it with the loader and the wasm-bindgen glue into one classic
+// script, so the only request after this one is the .wasm, which this file starts itself
+// (once the page has loaded, at low priority: docs/loading.md).
+import { loader } from './load.js';
+
 (function () {
   'use strict';
   var METHODS = ['identify', 'setAttributes', 'addTags', 'addNote', 'setStatus', 'assignAgent',
@@ -10,6 +15,8 @@
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script
+  // Starts the .wasm download (beside this file, or the page if inlined) without waiting for init().
+  var init = loader(new URL('reekolect_companion_bg.wasm', script.src || location.href));
 
   var config = {};
   Object.keys(script.dataset).forEach(function (key) {
@@ -36,8 +43,7 @@
     }
   }
 
-  import(new URL('./index.js', script.src).href)
-    .then(function (module) { return module.init(config); })
+  init(config)
     .then(function (companion) {
       queue.loaded = true;
       while (queue.length) run(companion, queue.shift());

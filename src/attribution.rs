@@ -3,7 +3,7 @@
 //! per tab session as attributes. The record never changes once taken, so sending it again
 //! can never overwrite it with a later touch.
 
-use gloo_storage::{LocalStorage, SessionStorage, Storage};
+use crate::store::{local, session};
 use reekolect_lead::{validate_fields, Attribute, Lead, Limits};
 use wasm_bindgen::JsValue;
 
@@ -12,12 +12,13 @@ const QUEUED_KEY: &str = "reekolect:first-touch-queued";
 const UTM: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
 
 /// The first-touch attributes to send from this page, if this tab has not sent them yet.
+/// None without web storage: this page's touch may not be the first, and a later touch
+/// must never pass for the first one.
 pub fn first_touch() -> Option<Lead> {
-    let session = SessionStorage::raw();
+    let (session, local) = (session()?, local()?);
     if session.get_item(QUEUED_KEY).ok().flatten().is_some() {
         return None;
     }
-    let local = LocalStorage::raw();
     let attributes = match local.get_item(RECORD_KEY).ok().flatten().and_then(|text| read(&text)) {
         Some(recorded) => recorded,
         None => {
@@ -32,8 +33,12 @@ pub fn first_touch() -> Option<Lead> {
 
 /// Forgets the record (a shared device's next visitor starts clean).
 pub fn forget() {
-    let _ = LocalStorage::raw().remove_item(RECORD_KEY);
-    let _ = SessionStorage::raw().remove_item(QUEUED_KEY);
+    if let Some(local) = local() {
+        let _ = local.remove_item(RECORD_KEY);
+    }
+    if let Some(session) = session() {
+        let _ = session.remove_item(QUEUED_KEY);
+    }
 }
 
 /// The touch of this page.

@@ -3,7 +3,6 @@
 
 use crate::config::Config;
 use crate::error::CompanionError;
-use gloo_storage::{SessionStorage, Storage};
 use reekolect_lead::{find_visitor_uuid, parse_bot_page_url, parse_widget_script_text, BotIds};
 
 /// The id of the chat widget's `<script>` tag, whose text is `BotId,CustomerId`.
@@ -58,7 +57,8 @@ fn bot_ids(config: &Config) -> Result<BotIds, CompanionError> {
 }
 
 fn visitor_uuid(configured_key: Option<&str>) -> Result<String, CompanionError> {
-    let storage = SessionStorage::raw();
+    let storage = crate::store::session()
+        .ok_or_else(|| CompanionError::Context("sessionStorage is blocked: no visitor UUID".into()))?;
     let count = storage.length().unwrap_or(0);
     let entries = (0..count).filter_map(|i| {
         let key = storage.key(i).ok().flatten()?;

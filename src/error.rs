@@ -13,9 +13,7 @@ pub enum CompanionError {
     Invalid(Vec<FieldError>),
     /// The visitor context is incomplete (no UUID yet, no bot ids).
     Context(String),
-    /// The proxy could not be reached.
-    Network(String),
-    /// Web storage refused a write; the outbox carries on in memory.
+    /// Web storage is blocked or refused a write; the outbox carries on in memory.
     Storage(String),
     /// `reset()` dropped the update before it was sent.
     Reset,
@@ -37,7 +35,6 @@ impl CompanionError {
             Self::Config(_) => "config",
             Self::Invalid(_) => "invalid",
             Self::Context(_) => "context",
-            Self::Network(_) => "network",
             Self::Storage(_) => "storage",
             Self::Reset => "reset",
             Self::Hook(_) => "hook",
@@ -54,7 +51,6 @@ impl CompanionError {
                 "Reekolect: invalid update, nothing sent: ".to_string()
                     + &join(described.iter().map(String::as_str), "; ")
             }
-            Self::Network(message) => "Reekolect: the proxy could not be reached: ".to_string() + message,
             Self::Reset => "Reekolect: reset() dropped this update before it was sent".to_string(),
             Self::Storage(message) => {
                 "Reekolect: web storage is unavailable (".to_string()

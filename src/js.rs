@@ -10,6 +10,13 @@ pub fn unknown_key(object: &JsValue, known: &[&str]) -> Option<String> {
     Object::keys(object).iter().filter_map(|key| key.as_string()).find(|key| !known.contains(&key.as_str()))
 }
 
+/// `{ [key]: value }` as a JS object.
+pub fn object(key: &str, value: &JsValue) -> JsValue {
+    let object = Object::new();
+    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+    object.into()
+}
+
 /// A thrown JS value in words (an `Error`'s message, or the value as text).
 pub fn describe(error: &JsValue) -> String {
     match error.dyn_ref::<js_sys::Error>() {

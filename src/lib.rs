@@ -53,13 +53,6 @@ pub fn create_companion(config: JsValue) -> Result<Companion, JsValue> {
     Ok(Companion { pipeline, forms })
 }
 
-/// `{ [key]: value }` as a JS object.
-fn object(key: &str, value: &JsValue) -> JsValue {
-    let object = Object::new();
-    let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
-    object.into()
-}
-
 #[wasm_bindgen]
 impl Companion {
     /// The current visitor context `{ uuid, botId, customerId }`. Throws an `Error` saying
@@ -196,7 +189,7 @@ impl Companion {
     }
 
     fn single(&self, field: &str, value: &JsValue) -> Promise {
-        Pipeline::add(&self.pipeline, object(field, value), None)
+        Pipeline::add(&self.pipeline, js::object(field, value), None)
     }
 }
 

@@ -3,11 +3,12 @@
 //! settle every caller's promise and tell the listeners.
 
 use crate::config::Config;
+use crate::context;
 use crate::error::CompanionError;
 use crate::events::{dispatch, Event, Listeners};
+use crate::js::{self, object};
 use crate::store::{self, Store};
 use crate::transport::{self, Reply, SendOptions};
-use crate::{context, js, object};
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise};
 use reekolect_lead::outbox::{Entry, Identity, Outbox};
@@ -270,7 +271,7 @@ impl Pipeline {
             let uuid = entry.lead.uuid.clone()?;
             let mut marks = store.watermarks(&uuid);
             let keep = marks.strip_and_record(&mut entry.lead, entry.updated);
-            store.set_watermarks(&uuid, &marks);
+            store.set_watermarks(&uuid, marks);
             if keep {
                 None
             } else {
@@ -423,10 +424,11 @@ impl Pipeline {
         dispatch(handlers, detail);
     }
 
-    /// Takes over what closed pages left behind, under a Web Lock so two tabs never both do.
+    /// Takes over what closed pages left behind, under a lock so two tabs never both do.
     fn adopt_orphans(this: &Rc<Self>) {
         let me = Rc::clone(this);
-        store::with_lock("reekolect-adopt", move || {
+        let page_id = this.state.borrow().store.page_id().to_string();
+        store::with_lock("reekolect-adopt", &page_id, move || {
             let adopted = me.state.borrow().store.adopt_orphans();
             if adopted.is_empty() {
                 return;

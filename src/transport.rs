@@ -63,8 +63,15 @@ async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsVal
     init.set_headers(&headers);
     // Not in web-sys's RequestInit bindings; a plain property of the init dictionary.
     js_sys::Reflect::set(&init, &"keepalive".into(), &JsValue::from_bool(options.keepalive))?;
-    init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(options.timeout_ms)));
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init)).await?.dyn_into()?;
+    // An AbortController and a timer, which every browser with fetch has (AbortSignal.timeout
+    // came years later: Safari 16, Firefox 100).
+    let controller = AbortController::new()?;
+    init.set_signal(Some(&controller.signal()));
+    let abort: js_sys::Function = js_sys::Reflect::get(&controller, &"abort".into())?.dyn_into()?;
+    window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(&abort.bind0(&controller), options.timeout_ms as i32)?;
+    let request = fetch(&url, &init)?;
+    let response: Response = JsFuture::from(request).await?.dyn_into()?;
     let status = response.status();
     let retry_after_ms = response.headers().get("retry-after").ok().flatten().and_then(|h| {
         retry_after_seconds(&h).or_else(|| {
@@ -88,9 +95,25 @@ async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsVal
     Ok(Reply { status: Some(status), retry_after_ms, body, message })
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The page's `fetch` as it is at the call: a missing or replaced one that throws is a
+    /// failed send, never an exception into the page.
+    #[wasm_bindgen(catch)]
+    fn fetch(input: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
+
+    type AbortController;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<AbortController, JsValue>;
+
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &AbortController) -> web_sys::AbortSignal;
+}
+
 fn describe(error: &JsValue) -> String {
     match error.dyn_ref::<js_sys::Error>() {
-        Some(error) if error.name() == "TimeoutError" => "no answer in time".into(),
+        Some(error) if error.name() == "AbortError" => "no answer in time".into(),
         _ => crate::js::describe(error),
     }
 }

@@ -24,14 +24,17 @@ fn local_storage() -> web_sys::Storage {
     web_sys::window().unwrap().local_storage().unwrap().unwrap()
 }
 
-/// A clean page: no widget tag, empty web storage, the real fetch and storage.
+/// A clean page: no widget tag, empty web storage, the real fetch, storage, Web Locks and
+/// `AbortSignal.timeout`.
 fn reset_page() {
     if let Some(tag) = document().get_element_by_id("Reekolect-messenger-widget") {
         tag.remove();
     }
     Function::new_no_args(
         "if (globalThis.__realFetch) { globalThis.fetch = globalThis.__realFetch; }
-         if (globalThis.__realSetItem) { Storage.prototype.setItem = globalThis.__realSetItem; }",
+         if (globalThis.__realSetItem) { Storage.prototype.setItem = globalThis.__realSetItem; }
+         if (globalThis.__realTimeout) { AbortSignal.timeout = globalThis.__realTimeout; }
+         delete navigator.locks;",
     )
     .call0(&JsValue::NULL)
     .unwrap();
@@ -340,6 +343,63 @@ async fn a_closed_pages_outbox_is_adopted_and_sent() {
     assert!(get(&calls.get(0), "body").as_string().unwrap().contains("from-last-page"));
     assert!(live_left.is_some(), "a live tab's outbox is its own");
     assert!(orphan_left.is_none(), "an adopted outbox is removed");
+}
+
+#[wasm_bindgen_test]
+async fn without_web_locks_two_pages_adopt_an_orphan_once() {
+    page_with_visitor();
+    // Older browsers, and pages on plain HTTP, have no navigator.locks.
+    Function::new_no_args("Object.defineProperty(navigator, 'locks', { configurable: true, value: undefined })")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let orphan = format!(
+        r#"{{"entries":[{{"id":"gone-1","lead":{{"uuid":"{UUID}","botId":"b1","customerId":"c1","tags":["adopt-once"]}},"attempts":1,"notBefore":0}}]}}"#
+    );
+    local_storage().set_item("reekolect:outbox:closedpage", &orphan).unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    // Two companions, each with a page id of its own, look for orphans at the same moment.
+    let first = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let second = companion(r#"{"proxyUrl":"/p"}"#).unwrap();
+    let claim = local_storage().get_item("reekolect:claim:reekolect-adopt").unwrap();
+    sleep(600).await;
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    let orphan_left = local_storage().get_item("reekolect:outbox:closedpage").unwrap();
+    drop((first, second));
+    reset_page();
+    assert!(claim.is_some(), "without Web Locks, adoption is claimed in localStorage");
+    assert_eq!(calls.length(), 1, "adopted and sent once");
+    assert!(get(&calls.get(0), "body").as_string().unwrap().contains("adopt-once"));
+    assert!(orphan_left.is_none());
+}
+
+#[wasm_bindgen_test]
+async fn without_abort_signal_timeout_a_hung_request_still_times_out() {
+    page_with_visitor();
+    Function::new_no_args("globalThis.__realTimeout ??= AbortSignal.timeout; delete AbortSignal.timeout;")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    // The first request never answers, until its signal aborts it (as fetch does); the rest
+    // go through the recorder.
+    Function::new_no_args(
+        "const recorder = globalThis.fetch; let first = true;
+         globalThis.fetch = (input, init) => {
+           if (!first) return recorder(input, init);
+           first = false;
+           return new Promise((_, reject) => init.signal.addEventListener('abort',
+             () => reject(new DOMException('The operation was aborted.', 'AbortError'))));
+         };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let rk =
+        companion(r#"{"proxyUrl":"/p","batchWindowMs":0,"requestTimeoutMs":100,"retryBaseMs":10,"retryMaxMs":20}"#)
+            .unwrap();
+    let answer = settle(rk.add_tags(JSON::parse(r#"["after-a-timeout"]"#).unwrap())).await;
+    let calls: js_sys::Array = calls.dyn_into().unwrap();
+    reset_page();
+    assert_eq!(get(&answer.unwrap(), "success"), true);
+    assert_eq!(calls.length(), 1, "sent again after the timeout");
 }
 
 #[wasm_bindgen_test]

@@ -62,7 +62,7 @@ pub struct Lead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dial_code: Option<String>,
     /// Notes to add to the chat.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "notes")]
     pub notes: Option<Vec<Note>>,
     /// Tags to add to the chat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,7 +223,7 @@ impl<'de> de::Visitor<'de> for Attributes {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut list = Vec::new();
-        while let Some(attribute) = seq.next_element::<Attribute>()? {
+        while let Some(Object(attribute)) = seq.next_element::<Object<Attribute>>()? {
             list.push(attribute);
         }
         Ok(Some(list))
@@ -248,4 +248,29 @@ impl<'de> Deserialize<'de> for AttributeValue {
 
 fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Attribute>>, D::Error> {
     d.deserialize_any(Attributes)
+}
+
+/// A `T` read only from an object: serde's derived `Deserialize` also takes an array of the
+/// fields in order (`["title", "description"]` as a note), which the wire format does not allow.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Fields(std::marker::PhantomData)).map(Object)
+    }
+}
+
+fn notes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Note>>, D::Error> {
+    let notes = Option::<Vec<Object<Note>>>::deserialize(d)?;
+    Ok(notes.map(|notes| notes.into_iter().map(|Object(note)| note).collect()))
 }

@@ -21,6 +21,14 @@ impl Limits {
     pub const URL: usize = 2048;
     /// Most notes, tags or attributes in one update.
     pub const LIST: usize = 100;
+    /// Longest id (`botId`, `customerId`, `agentId`), in ASCII characters.
+    pub const ID: usize = 64;
+    /// Longest email address, in characters.
+    pub const EMAIL: usize = 254;
+    /// Longest part of an email address before its `@`, in characters.
+    pub const EMAIL_LOCAL: usize = 64;
+    /// Longest label of an email address's domain, in characters.
+    pub const EMAIL_LABEL: usize = 63;
 }
 
 /// Checks and normalises the lead's own fields (everything but `uuid`, `botId` and
@@ -250,7 +258,8 @@ fn picture(value: String) -> Rule<String> {
     if host.is_empty() || host.starts_with(':') || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("must be an absolute http(s) URL".into());
     }
-    if value.len() > Limits::URL {
+    // Characters, as the message says (an OpenAPI client counts them so too).
+    if value.len() > Limits::URL && characters(value.as_bytes()) > Limits::URL {
         return Err("must be at most ".to_string() + &decimal(Limits::URL as u64) + " characters");
     }
     Ok(value)
@@ -259,7 +268,8 @@ fn picture(value: String) -> Rule<String> {
 fn email(value: String) -> Rule<String> {
     const RULE: &str = "must be an email address like name@example.com";
     let value = trimmed(value);
-    if value.len() > 254 {
+    // Lengths in characters, as the message says (and as JSON Schema counts them).
+    if value.len() > Limits::EMAIL && characters(value.as_bytes()) > Limits::EMAIL {
         return Err("must be at most 254 characters".into());
     }
     // Searched and split as bytes rather than characters: `@`, `.` and `-` are ASCII, and no
@@ -267,7 +277,7 @@ fn email(value: String) -> Rule<String> {
     let at = value.bytes().rposition(|b| b == b'@').ok_or(RULE)?;
     let (local, domain) = (&value[..at], &value.as_bytes()[at + 1..]);
     let local_ok = !local.is_empty()
-        && local.len() <= 64
+        && (local.len() <= Limits::EMAIL_LOCAL || characters(local.as_bytes()) <= Limits::EMAIL_LOCAL)
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.as_bytes().windows(2).any(|pair| pair == b"..")
@@ -280,7 +290,7 @@ fn email(value: String) -> Rule<String> {
     let domain_ok = domain.contains(&b'.')
         && domain.split(|&b| b == b'.').all(|l| {
             !l.is_empty()
-                && l.len() <= 63
+                && characters(l) <= Limits::EMAIL_LABEL
                 && !l.starts_with(b"-")
                 && !l.ends_with(b"-")
                 // Letters and digits of any script (internationalised domains), checked as
@@ -288,8 +298,7 @@ fn email(value: String) -> Rule<String> {
                 // (a non-ASCII character's bytes are all non-ASCII).
                 && l.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || !b.is_ascii())
         })
-        // At least two characters (bytes that are not UTF-8 continuation bytes).
-        && tld.iter().filter(|&&b| b & 0xc0 != 0x80).count() >= 2
+        && characters(tld) >= 2
         && !tld.iter().all(u8::is_ascii_digit);
     if local_ok && domain_ok {
         // The domain lower-cased in place (ASCII letters only, so no length changes).
@@ -299,6 +308,13 @@ fn email(value: String) -> Rule<String> {
     } else {
         Err(RULE.into())
     }
+}
+
+/// The number of characters in UTF-8 `bytes`: the bytes that are not continuation bytes.
+/// A loop of its own rather than `str::chars().count()`, whose fast version costs 0.3 KB of
+/// the browser bundle.
+fn characters(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xc0 != 0x80).count()
 }
 
 fn dial_code(value: &str) -> Rule<String> {
@@ -533,12 +549,12 @@ mod tests {
         pub fn email(value: String) -> Rule<String> {
             const RULE: &str = "must be an email address like name@example.com";
             let value = trimmed(value);
-            if value.len() > 254 {
+            if value.chars().count() > 254 {
                 return Err("must be at most 254 characters".into());
             }
             let (local, domain) = value.rsplit_once('@').ok_or(RULE)?;
             let local_ok = !local.is_empty()
-                && local.len() <= 64
+                && local.chars().count() <= 64
                 && !local.starts_with('.')
                 && !local.ends_with('.')
                 && !local.contains("..")
@@ -551,7 +567,7 @@ mod tests {
             let domain_ok = domain.contains('.')
                 && domain.split('.').all(|l| {
                     !l.is_empty()
-                        && l.len() <= 63
+                        && l.chars().count() <= 63
                         && !l.starts_with('-')
                         && !l.ends_with('-')
                         && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())

@@ -23,6 +23,10 @@ pub enum StartError {
     Io(io::Error),
     /// The mock's failure-injection options are out of bounds.
     Chaos(String),
+    /// The token is shorter than [`crate::secret::MIN_TOKEN_LEN`] characters.
+    ShortToken(String),
+    /// The upstream's trusted certificates could not be set up (`--upstream-ca`).
+    Trust(crate::trust::TrustError),
 }
 
 impl fmt::Display for StartError {
@@ -40,6 +44,8 @@ impl fmt::Display for StartError {
             StartError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
             StartError::Io(err) => write!(f, "{err}"),
             StartError::Chaos(message) => write!(f, "mock failure injection: {message}"),
+            StartError::ShortToken(message) => f.write_str(message),
+            StartError::Trust(err) => write!(f, "{err}"),
         }
     }
 }
@@ -85,7 +91,11 @@ pub fn token_from_env() -> Option<String> {
 /// - in mock mode the mock starts on 127.0.0.1:0 expecting `token`, or a random one,
 ///   and `/demo/leads` is enabled.
 pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, StartError> {
-    let token = token.filter(|t| !t.trim().is_empty()).map(Secret::new);
+    let token = token.filter(|t| !t.trim().is_empty());
+    if let Some(token) = &token {
+        Secret::check_length(token, TOKEN_ENV).map_err(StartError::ShortToken)?;
+    }
+    let token = token.map(Secret::new);
     let upstream = match (args.upstream.clone(), &token) {
         (Some(upstream), _) => upstream,
         (None, None) => Upstream::Mock,
@@ -114,7 +124,9 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         }
         (Upstream::Url(url), true, false) => return Err(StartError::NoAllowedBots(url.clone())),
     };
+    let trust = crate::trust::Trust::with_ca(args.upstream_ca.as_deref()).map_err(StartError::Trust)?;
     let mut config = config_from(args.clone(), base, token, mock.is_some(), allow_bots);
+    config.upstream_trust = trust;
     config.chaos = mock.is_some().then_some(chaos);
     let listener = TcpListener::bind(args.listen).await.map_err(|err| StartError::Bind(args.listen, err))?;
     let workers = match args.workers {

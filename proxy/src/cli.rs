@@ -17,7 +17,8 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "reekolect-proxy", version, about, long_about = None)]
 pub struct Cli {
-    /// Log lines as text (default) or JSON objects, on stderr.
+    /// Log lines on stderr as text (default) or JSON objects: `serve` logs one line per
+    /// request, `leads` its retries and warnings (its output goes to stdout).
     #[arg(long, global = true, value_enum, env = "REEKOLECT_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
     /// What to run.
@@ -28,7 +29,8 @@ pub struct Cli {
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// `request{method=PUT path=/lead request_id=…}: answered status=200 latency=1.2ms`.
+    /// Lines for people, e.g. `serve`'s `request{method=PUT path=/lead request_id=…}: answered
+    /// status=200 latency=1.2ms`, or `leads`' `WARN page=3 attempt=1 reason=… retrying`.
     Text,
     /// One JSON object per line.
     Json,
@@ -39,13 +41,32 @@ pub enum LogFormat {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the proxy. The API token comes from REEKOLECT_API_TOKEN.
+    /// Run the proxy. The API token comes from REEKOLECT_API_TOKEN, else the file named by
+    /// REEKOLECT_API_TOKEN_FILE, else the systemd credential `reekolect-api-token`.
     Serve(ServeArgs),
-    /// Run the mock Reekolect API alone. Its token is REEKOLECT_API_TOKEN, else "mock-token".
+    /// Run the mock Reekolect API alone. Its token is REEKOLECT_API_TOKEN, else "mock-token-not-a-secret".
     MockApi(MockArgs),
     /// Print every chat of a bot (all pages of GET /inbox/direct/chats) as JSON, NDJSON or CSV.
     /// The token comes from REEKOLECT_BOT_TOKEN, else REEKOLECT_API_TOKEN.
     Leads(LeadsArgs),
+    /// Ask a running proxy's /healthz (for container health checks); exit status 0 when it
+    /// answers 2xx in time.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Options of `healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask. Default: /healthz at the address `serve` listens on
+    /// (REEKOLECT_LISTEN, else 127.0.0.1:8080; 0.0.0.0 asked on 127.0.0.1).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The address `serve` listens on, to build the default URL from.
+    #[arg(long, env = "REEKOLECT_LISTEN", default_value = "127.0.0.1:8080", hide = true)]
+    pub listen: SocketAddr,
+    /// How long to wait for the answer, like `5s`.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
 }
 
 /// Options of `serve`.
@@ -84,6 +105,11 @@ pub struct ServeArgs {
     /// keep-alive connection stays open. Slow or silent clients are disconnected.
     #[arg(long, env = "REEKOLECT_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: Duration,
+    /// A PEM file of CA certificates to trust for an https upstream, besides the built-in
+    /// web roots and the system's (SSL_CERT_FILE / SSL_CERT_DIR): a TLS-inspecting gateway's
+    /// CA, a private API's.
+    #[arg(long, env = "REEKOLECT_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
     /// Limit on one upstream call, like `10s` (answers 504).
     #[arg(long, env = "REEKOLECT_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
@@ -137,6 +163,9 @@ pub struct ChaosArgs {
     /// The mock delays other updates by a random 0..=N milliseconds.
     #[arg(long, default_value_t = 0)]
     pub mock_max_delay_ms: u64,
+    /// Injected failures are 429 with `Retry-After: N` (seconds) instead of 503 (0: 503).
+    #[arg(long, default_value_t = 0)]
+    pub mock_fail_retry_after: u64,
 }
 
 impl ChaosArgs {
@@ -146,6 +175,7 @@ impl ChaosArgs {
             fail_rate: self.mock_fail_rate,
             hang_rate: self.mock_hang_rate,
             max_delay_ms: self.mock_max_delay_ms,
+            fail_retry_after_s: self.mock_fail_retry_after,
         };
         settings.check().map(|()| settings)
     }
@@ -165,6 +195,7 @@ impl ServeArgs {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            upstream_ca: None,
             ip_per_minute: DEFAULT_IP_PER_MINUTE,
             ip_burst: DEFAULT_IP_BURST,
             uuid_per_minute: DEFAULT_UUID_PER_MINUTE,
@@ -175,7 +206,12 @@ impl ServeArgs {
             breaker_failures: DEFAULT_BREAKER_FAILURES,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
             workers: 0,
-            chaos: ChaosArgs { mock_fail_rate: 0.0, mock_hang_rate: 0.0, mock_max_delay_ms: 0 },
+            chaos: ChaosArgs {
+                mock_fail_rate: 0.0,
+                mock_hang_rate: 0.0,
+                mock_max_delay_ms: 0,
+                mock_fail_retry_after: 0,
+            },
         }
     }
 }
@@ -192,6 +228,12 @@ pub struct MockArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8090")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Failure injection.
     #[command(flatten)]
     pub chaos: ChaosArgs,
@@ -242,6 +284,11 @@ pub struct LeadsArgs {
     /// `json`, `ndjson` or `csv`.
     #[arg(long, value_enum, default_value = "json")]
     pub format: OutputFormat,
+    /// CSV cells exactly as the API has them. By default a cell beginning with `=`, `+`,
+    /// `-`, `@`, a tab or a carriage return gets a leading `'`, so that a spreadsheet opening
+    /// the file does not run what a visitor typed as a formula.
+    #[arg(long)]
+    pub csv_raw: bool,
     /// The API's base URL.
     #[arg(long, env = "REEKOLECT_UPSTREAM", default_value = crate::DEFAULT_UPSTREAM)]
     pub upstream: String,
@@ -251,6 +298,10 @@ pub struct LeadsArgs {
     /// Attempts per page on transient errors (5xx, connection errors, timeouts).
     #[arg(long, default_value_t = 5)]
     pub attempts: u32,
+    /// A PEM file of CA certificates to trust for an https upstream, besides the built-in
+    /// and the system's roots.
+    #[arg(long, env = "REEKOLECT_UPSTREAM_CA")]
+    pub upstream_ca: Option<PathBuf>,
 }
 
 /// Accepts `scheme://host[:port]` with nothing after it, as browsers send in `Origin`.

@@ -71,6 +71,8 @@ pub struct ProxyConfig {
     pub breaker: (u32, Duration),
     /// The embedded mock's failure injection, driven by `PUT /demo/chaos` (mock mode).
     pub chaos: Option<Arc<Chaos>>,
+    /// The certificates trusted for an `https://` upstream (`--upstream-ca`).
+    pub upstream_trust: crate::trust::Trust,
 }
 
 impl ProxyConfig {
@@ -94,6 +96,7 @@ impl ProxyConfig {
             visitor_key: None,
             breaker: (DEFAULT_BREAKER_FAILURES, DEFAULT_BREAKER_COOLDOWN),
             chaos: None,
+            upstream_trust: crate::trust::Trust::default(),
         }
     }
 }
@@ -121,7 +124,7 @@ impl FromStr for Upstream {
         if value == "mock" {
             return Ok(Upstream::Mock);
         }
-        let url = reqwest::Url::parse(value).map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
+        let url = url::Url::parse(value).map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!("{value:?} must be `mock` or an http(s) URL"));
         }

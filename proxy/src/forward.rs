@@ -1,22 +1,37 @@
-//! The HTTP client side: calls to the upstream Reekolect API (real or mock).
+//! The HTTP client side: calls to the upstream Reekolect API (real or mock), over http or
+//! https, with hyper-util's pooled client and rustls (see [`crate::trust`] for what is trusted).
+//!
+//! What is sent where: only to the configured upstream's origin. A `3xx` is never followed
+//! (the token and the visitor's data would go wherever it points): it is answered 502
+//! `upstream redirected to <origin>`. A request is tried again only when none of it reached
+//! the wire: a pooled connection found closed before writing (hyper-util's
+//! `retry_canceled_requests`) or a failed connect (once); never after its bytes went out (the
+//! API appends notes, so a repeated PUT could add one twice).
+//!
+//! Every upstream answer has a defined relay (the table in `proxy/README.md`).
 
 use crate::breaker::Breaker;
-use crate::direct::{DirectPut, Failure, Progress, PutRequest};
+use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
 use axum::body::{Body, Bytes};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::StatusCode;
-use axum::http::{HeaderValue, Uri};
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body as _;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest upstream answer read, in bytes.
@@ -27,70 +42,146 @@ const MAX_RELAYED_TEXT: usize = 300;
 /// Our `User-Agent` upstream.
 const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 
+/// The pooled HTTP/1 client, for http and https.
+type HttpClient = Client<hyper_rustls::HttpsConnector<Egress>, Full<Bytes>>;
+
 /// A client for one upstream base URL and token.
+///
+/// Each thread has a pool of connections of its own (built on first use): `serve` runs one
+/// event loop per worker thread, and a pooled connection is driven by a task on the loop
+/// that opened it, so a shared pool would hand requests from thread to thread.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
-    http: reqwest::Client,
-    /// The lead PUT over [`DirectPut`] (our own HTTP/1.1 client), for a plain-http upstream reached without
-    /// a proxy (the mock, a sidecar); `None` sends it with reqwest (https, proxies).
-    direct: Option<Arc<DirectPut>>,
+    connector: hyper_rustls::HttpsConnector<Egress>,
+    /// The connector under TLS, for where a connection goes first ([`Self::reachable`]).
+    egress: Egress,
+    /// Alive as long as a clone of this client is: the threads' pools of a dropped client
+    /// are let go.
+    alive: Arc<()>,
     base: String,
+    /// `<base>/inbox/direct/lead`.
+    lead_uri: Uri,
     token: Secret,
+    /// The token as a header value, marked sensitive.
+    token_header: Option<HeaderValue>,
     timeout: Duration,
     breaker: Arc<Breaker>,
     metrics: Arc<Metrics>,
     /// This client's number, for [`LAST_CLEAN_JSON`].
     id: u64,
     /// Causes of failure already logged (a few at most): each is logged once.
-    logged: Arc<std::sync::Mutex<Vec<String>>>,
+    logged: Arc<Mutex<Vec<String>>>,
 }
 
 /// A client's number, different for every client made.
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
+    /// This thread's pool of each live client, by client number.
+    static POOLS: RefCell<Vec<(u64, std::sync::Weak<()>, HttpClient)>> = const { RefCell::new(Vec::new()) };
     /// The last upstream answer this thread found to be JSON without the token, with the
     /// number of the client (whose token) it was checked for: an answer with the same bytes
     /// (the upstream answers most updates alike) is relayed without checking it again.
     static LAST_CLEAN_JSON: RefCell<Option<(u64, Bytes)>> = const { RefCell::new(None) };
 }
 
+/// An upstream's answer, read whole.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// Its status (never 1xx or 3xx).
+    pub(crate) status: StatusCode,
+    content_type: Option<HeaderValue>,
+    retry_after: Option<HeaderValue>,
+    /// Its body, at most [`MAX_UPSTREAM_BODY`] bytes.
+    pub(crate) body: Bytes,
+}
+
+/// Why an upstream call got no usable answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No connection, the request could not be sent, or no answer head came.
+    Unreachable(hyper_util::client::legacy::Error),
+    /// A `3xx`, not followed, with its `Location` if any.
+    Redirected(Option<String>),
+    /// A `1xx` as the final answer (`101 Switching Protocols` to a plain request).
+    Interim(StatusCode),
+    /// The answer's body is larger than [`MAX_UPSTREAM_BODY`].
+    TooLarge,
+    /// The body did not come whole (closed, reset, broken chunked framing).
+    Body,
+    /// No answer (head) within the timeout.
+    TimedOut,
+    /// The head came, the body did not within the timeout.
+    ReadTimedOut,
+}
+
 impl UpstreamClient {
-    /// A client for `base` (no trailing slash), sending `token`, giving up after `timeout`,
-    /// reporting to `breaker` and `metrics`. Connections are pooled and kept alive.
+    /// A client for `base` (no trailing slash), sending `token`, trusting `trust`, giving up
+    /// after `timeout`, reporting to `breaker` and `metrics`. Connections are pooled and kept alive.
     pub(crate) fn new(
         base: &str,
         token: Secret,
         timeout: Duration,
         breaker: Arc<Breaker>,
         metrics: Arc<Metrics>,
+        trust: &Trust,
     ) -> Self {
         let base = base.trim_end_matches('/').to_string();
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(3)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .tcp_keepalive(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            // Never follow a redirect: the token and the visitor's data would go to
-            // wherever it points (reqwest only strips the headers it knows, not ours).
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(AGENT);
-        if is_loopback(&base) {
-            // The embedded mock and test upstreams must not go through a system proxy.
-            builder = builder.no_proxy();
-        }
-        let http = builder.build().expect("the HTTP client's TLS backend is built in");
-        let direct = direct_put(&base, &token, timeout).map(Arc::new);
+        let mut connector = HttpConnector::new();
+        connector.enforce_http(false);
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(30)));
+        connector.set_connect_timeout(Some(timeout.min(Duration::from_secs(3))));
+        let egress = Egress::new(connector);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(trust.client_config())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(egress.clone());
+        let lead_uri = format!("{base}/inbox/direct/lead").parse().unwrap_or_else(|_| Uri::from_static("/"));
+        let token_header = HeaderValue::from_str(token.expose()).ok().map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        Self { http, direct, base, token, timeout, breaker, metrics, id, logged: Arc::default() }
+        Self {
+            connector: https,
+            egress,
+            alive: Arc::new(()),
+            base,
+            lead_uri,
+            token,
+            token_header,
+            timeout,
+            breaker,
+            metrics,
+            id,
+            logged: Arc::default(),
+        }
     }
 
-    /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's status and JSON
-    /// body relayed (a non-JSON body wrapped as an [`ApiError`] body). A connection error
-    /// is retried once (the PUT is idempotent and nothing was sent); while the circuit
-    /// breaker is open the answer is a 503 without calling the upstream.
+    /// This thread's pooled client (see [`UpstreamClient`]).
+    fn http(&self) -> HttpClient {
+        POOLS.with_borrow_mut(|pools| {
+            if let Some((_, _, http)) = pools.iter().find(|(id, _, _)| *id == self.id) {
+                return http.clone();
+            }
+            pools.retain(|(_, alive, _)| alive.strong_count() > 0);
+            let http = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_max_idle_per_host(256)
+                // A pooled connection found closed before the request was written: sent
+                // again on another (nothing of it reached the wire).
+                .retry_canceled_requests(true)
+                .build(self.connector.clone());
+            pools.push((self.id, Arc::downgrade(&self.alive), http.clone()));
+            http
+        })
+    }
+
+    /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's answer relayed as the
+    /// table in `proxy/README.md` says. While the circuit breaker is open the answer is a 503
+    /// without calling the upstream.
     /// `plain`: the lead's strings need no escaping as JSON (see [`crate::wire::write_lead`]).
     ///
     /// The lead is written out before this returns: the future holds the request's bytes,
@@ -102,41 +193,102 @@ impl UpstreamClient {
         plain: bool,
         watched: Option<&'a Watched>,
     ) -> impl Future<Output = Response> + 'a {
-        enum Put<'a> {
-            Unavailable(Duration),
-            Direct(&'a DirectPut, PutRequest),
-            Reqwest(Bytes),
-        }
-        let put = match (self.breaker.check(), &self.direct) {
-            (Err(wait), _) => Put::Unavailable(wait),
-            (Ok(()), Some(direct)) => {
-                Put::Direct(direct, direct.request(|out| crate::wire::write_lead(out, lead, plain)))
-            }
-            (Ok(()), None) => {
+        let body = match self.breaker.check() {
+            Err(wait) => Err(wait),
+            Ok(()) => {
                 let mut body = Vec::with_capacity(512);
                 crate::wire::write_lead(&mut body, lead, plain);
-                Put::Reqwest(Bytes::from(body))
+                Ok(Bytes::from(body))
             }
         };
         async move {
-            let started = Instant::now();
-            match put {
-                Put::Unavailable(wait) => ApiError::new(
+            match body {
+                Err(wait) => ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "upstream unavailable: too many recent failures, not calling it for a while",
                 )
                 .with_retry_after(wait.as_secs().max(1))
                 .into_response(),
-                Put::Direct(direct, request) => self.put_direct(direct, &request, started, watched).await,
-                // Boxed: reqwest's future is the bigger one and only serves https upstreams.
-                Put::Reqwest(body) => Box::pin(self.put_with_reqwest(body, started)).await,
+                Ok(body) => Box::pin(self.put(body, watched)).await,
             }
         }
     }
 
-    /// Counts one upstream call in the metrics and the breaker.
-    fn record(&self, started: Instant, failed: bool) {
-        self.record_latency(started.elapsed(), failed);
+    /// The PUT itself: the whole exchange (the answer's body too) within the upstream timeout.
+    /// The metrics and the breaker count the call once its head came (or it failed before):
+    /// a 5xx or no answer is a failure.
+    async fn put(&self, body: Bytes, watched: Option<&Watched>) -> Response {
+        let started = Instant::now();
+        let mut head = None;
+        let request = || {
+            let mut request = Request::builder().method(Method::PUT).uri(self.lead_uri.clone());
+            if let Some(token) = &self.token_header {
+                request = request.header("x-bp-token", token.clone());
+            }
+            request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(USER_AGENT, HeaderValue::from_static(AGENT))
+                .body(Full::new(body.clone()))
+                .expect("a valid request")
+        };
+        let exchange = self.exchange(request, &mut head);
+        let outcome = within(watched, Limit::Upstream, deadline(started, self.timeout), exchange).await;
+        match head {
+            Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
+            None => self.record_latency(started.elapsed(), true),
+        }
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) if head.is_some() => Err(Failure::ReadTimedOut),
+            Err(_) => Err(Failure::TimedOut),
+        };
+        match outcome {
+            Ok(answer) => self.relay(answer),
+            Err(failure) => self.failure(failure).into_response(),
+        }
+    }
+
+    /// Sends the request `make` makes (again once if the connection could not be made) and
+    /// reads the answer; `head` is set to its status and time once its head came.
+    async fn exchange(
+        &self,
+        make: impl Fn() -> Request<Full<Bytes>>,
+        head: &mut Option<(StatusCode, Instant)>,
+    ) -> Result<Answer, Failure> {
+        let http = self.http();
+        let mut sent = http.request(make()).await;
+        if let Err(err) = &sent {
+            // Nothing was sent on a connection that could not be made; a TLS refusal would
+            // only be refused again.
+            if err.is_connect() && tls_failure(err).is_none() {
+                sent = http.request(make()).await;
+            }
+        }
+        let response = sent.map_err(Failure::Unreachable)?;
+        let status = response.status();
+        *head = Some((status, Instant::now()));
+        if status.is_redirection() {
+            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+            return Err(Failure::Redirected(location));
+        }
+        if status.is_informational() {
+            return Err(Failure::Interim(status));
+        }
+        let (parts, body) = response.into_parts();
+        if body.size_hint().exact().is_some_and(|length| length > MAX_UPSTREAM_BODY as u64) {
+            return Err(Failure::TooLarge);
+        }
+        let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.is::<LengthLimitError>() => return Err(Failure::TooLarge),
+            Err(_) => return Err(Failure::Body),
+        };
+        Ok(Answer {
+            status,
+            content_type: parts.headers.get(CONTENT_TYPE).cloned(),
+            retry_after: parts.headers.get(RETRY_AFTER).cloned(),
+            body,
+        })
     }
 
     /// Counts one upstream call that took `latency`.
@@ -149,116 +301,101 @@ impl UpstreamClient {
         }
     }
 
-    /// [`Self::put_lead`] over [`DirectPut`]: the whole exchange (both tries, the answer's
-    /// body) within the upstream timeout. The metrics and the breaker count the call once its
-    /// head came (or it failed before): a 5xx or no answer is a failure.
-    async fn put_direct(
-        &self,
-        direct: &DirectPut,
-        request: &PutRequest,
-        started: Instant,
-        watched: Option<&Watched>,
-    ) -> Response {
-        let mut progress = Progress::default();
-        let exchange = direct.put(request, MAX_UPSTREAM_BODY, &mut progress, started);
-        let outcome = within(watched, Limit::Upstream, deadline(started, self.timeout), exchange).await;
-        match progress.head {
-            Some((status, at)) => self.record_latency(at - started, status.is_server_error()),
-            None => self.record(started, true),
-        }
-        match outcome {
-            Ok(Ok((status, answer))) => self.relay_body(status, answer),
-            Ok(Err(Failure::TooLarge)) => too_large().into_response(),
-            Ok(Err(Failure::Redirected(location))) => self.redirected(location.as_deref()).into_response(),
-            Ok(Err(Failure::Body)) => closed_while_answering().into_response(),
-            Ok(Err(failure)) => {
-                let cause = self.scrub(failure.cause());
-                ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream unreachable: {cause}")).into_response()
+    /// The upstream's answer as ours (the table in `proxy/README.md`): JSON relayed as it
+    /// came (the token scrubbed); a 2xx without JSON as a success saying so; an error without
+    /// JSON as our error body naming its status, type and size, never its text. `Retry-After`
+    /// of a 429 or 503 is relayed.
+    pub(crate) fn relay(&self, answer: Answer) -> Response {
+        let Answer { status, content_type, retry_after, body } = answer;
+        let mut response = match self.json_without_token(body.clone()) {
+            Some(json) => raw_json_response(status, Body::from(json)),
+            None => {
+                let what = describe_body(content_type.as_ref(), body.len());
+                let code = status.as_u16();
+                if status.is_success() {
+                    // 204 and 205 cannot carry a body: answered 200, the upstream's status in it.
+                    let relayed = if matches!(code, 204 | 205) { StatusCode::OK } else { status };
+                    let message = format!("upstream sent no JSON: answered {code} ({what})");
+                    json_response(relayed, &json!({"success": true, "code": code, "message": message}))
+                } else {
+                    let message = format!("upstream answered {code} ({what})");
+                    json_response(status, &json!({"success": false, "code": code, "message": message}))
+                }
             }
-            Err(_) if progress.head.is_some() => read_timed_out().into_response(),
-            Err(_) => self.timed_out().into_response(),
+        };
+        if matches!(status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+            if let Some(value) = retry_after.filter(valid_retry_after) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
         }
+        response
     }
 
-    /// [`Self::put_lead`] with reqwest. A connection error is retried once.
-    async fn put_with_reqwest(&self, body: Bytes, started: Instant) -> Response {
-        let mut sent = self.send_put(body.clone()).await;
-        if matches!(&sent, Err(err) if err.is_connect()) {
-            sent = self.send_put(body).await;
-        }
-        let failed = sent.as_ref().map_or(true, |upstream| upstream.status().is_server_error());
-        self.record(started, failed);
-        match sent {
-            Ok(upstream) => self.relay(upstream).await,
-            Err(err) => self.failure(&err).into_response(),
-        }
-    }
-
-    async fn send_put(&self, body: Bytes) -> reqwest::Result<reqwest::Response> {
-        self.http
-            .put(format!("{}/inbox/direct/lead", self.base))
-            .header("x-bp-token", self.token.expose())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send()
-            .await
-    }
-
-    /// The upstream's answer as ours.
-    async fn relay(&self, upstream: reqwest::Response) -> Response {
-        if upstream.status().is_redirection() {
-            let location = upstream.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
-            return self.redirected(location).into_response();
-        }
-        let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        match read_capped(upstream).await {
-            Ok(text) => self.relay_text(status, self.scrub(text)),
-            Err(err) => err.into_response(),
-        }
-    }
-
-    /// The upstream's answer as ours: JSON without the token relayed as it came (no copy,
-    /// no re-serialisation), anything else through [`Self::relay_text`].
-    fn relay_body(&self, status: StatusCode, body: Bytes) -> Response {
+    /// `body` when it is JSON, the token replaced by `[redacted]` if it holds it.
+    fn json_without_token(&self, body: Bytes) -> Option<Bytes> {
         let known =
             LAST_CLEAN_JSON.with_borrow(|last| last.as_ref().is_some_and(|(id, last)| *id == self.id && *last == body));
         if known {
-            return raw_json_response(status, Body::from(body));
+            return Some(body);
         }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body).ok()?;
         let token = self.token.expose();
-        let clean = std::str::from_utf8(&body).is_ok_and(|text| token.is_empty() || !text.contains(token));
-        if clean && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() {
+        let text = std::str::from_utf8(&body).ok()?;
+        if token.is_empty() || !text.contains(token) {
             LAST_CLEAN_JSON.set(Some((self.id, body.clone())));
-            return raw_json_response(status, Body::from(body));
+            return Some(body);
         }
-        self.relay_text(status, self.scrub(String::from_utf8_lossy(&body).into_owned()))
+        Some(Bytes::from(self.scrub(text.to_string())))
     }
 
-    /// A scrubbed upstream answer as ours: JSON relayed, other text wrapped in our error body.
-    fn relay_text(&self, status: StatusCode, text: String) -> Response {
-        match serde_json::from_str::<serde::de::IgnoredAny>(&text) {
-            // Valid JSON is relayed as it came (no re-serialisation).
-            Ok(_) => raw_json_response(status, Body::from(text)),
-            Err(_) => {
-                let message = if text.trim().is_empty() {
-                    status.canonical_reason().unwrap_or("no message").to_string()
-                } else {
-                    truncate(text.trim(), MAX_RELAYED_TEXT)
-                };
-                json_response(status, &json!({"success": false, "code": status.as_u16(), "message": message}))
-            }
-        }
-    }
-
-    /// Whether the upstream accepts a TCP connection within `within`.
+    /// Whether the upstream (or the egress proxy in front of it) accepts a TCP connection
+    /// within `within`.
     pub(crate) async fn reachable(&self, within: Duration) -> Result<(), String> {
-        let url = reqwest::Url::parse(&self.base).map_err(|err| err.to_string())?;
+        let first_hop = match self.egress.proxy_for(&self.lead_uri) {
+            Some(proxy) => proxy.to_string(),
+            None => self.base.clone(),
+        };
+        let url = url::Url::parse(&first_hop).map_err(|err| err.to_string())?;
         let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
         let port = url.port_or_known_default().ok_or("no port")?;
         match tokio::time::timeout(within, tokio::net::TcpStream::connect((host, port))).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(err)) => Err(format!("upstream unreachable: {err}")),
             Err(_) => Err(format!("upstream unreachable: no connection within {}", humantime::format_duration(within))),
+        }
+    }
+
+    /// One page of `GET <base>/inbox/direct/chats` with `x-bot-token`, within the timeout.
+    pub(crate) async fn chats_page(
+        &self,
+        bot_id: &str,
+        customer_id: &str,
+        page: u64,
+        kind: &str,
+    ) -> Result<Answer, Failure> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("botId", bot_id)
+            .append_pair("customerId", customer_id)
+            .append_pair("page", &page.to_string())
+            .append_pair("type", kind)
+            .finish();
+        let uri: Uri = format!("{}/inbox/direct/chats?{query}", self.base).parse().map_err(|_| Failure::Body)?;
+        let request = || {
+            let mut request = Request::builder().method(Method::GET).uri(uri.clone());
+            if let Some(token) = &self.token_header {
+                request = request.header("x-bot-token", token.clone());
+            }
+            request
+                .header(USER_AGENT, HeaderValue::from_static(AGENT))
+                .body(Full::new(Bytes::new()))
+                .expect("a valid request")
+        };
+        let mut head = None;
+        let outcome = tokio::time::timeout(self.timeout, self.exchange(request, &mut head)).await;
+        match outcome {
+            Ok(outcome) => outcome,
+            Err(_) if head.is_some() => Err(Failure::ReadTimedOut),
+            Err(_) => Err(Failure::TimedOut),
         }
     }
 
@@ -270,21 +407,9 @@ impl UpstreamClient {
         page: u64,
         kind: &str,
     ) -> Result<Vec<Value>, ApiError> {
-        let page = page.to_string();
-        let upstream = self
-            .http
-            .get(format!("{}/inbox/direct/chats", self.base))
-            .query(&[("botId", bot_id), ("customerId", customer_id), ("page", &page), ("type", kind)])
-            .header("x-bot-token", self.token.expose())
-            .send()
-            .await
-            .map_err(|err| self.failure(&err))?;
-        let status = upstream.status();
-        if status.is_redirection() {
-            let location = upstream.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
-            return Err(self.redirected(location));
-        }
-        let text = self.scrub(read_capped(upstream).await?);
+        let answer = self.chats_page(bot_id, customer_id, page, kind).await.map_err(|err| self.failure(err))?;
+        let status = answer.status;
+        let text = self.scrub(String::from_utf8_lossy(&answer.body).into_owned());
         let body: Value = serde_json::from_str(&text).map_err(|_| {
             ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream answered {status} with a body that is not JSON"))
         })?;
@@ -301,24 +426,41 @@ impl UpstreamClient {
         }
     }
 
-    /// 504 on a timeout, else 502, naming the root cause (never the token, never the URL's query).
-    fn failure(&self, err: &reqwest::Error) -> ApiError {
-        if err.is_timeout() {
-            return self.timed_out();
-        }
-        self.unreachable(err)
+    /// Our answer to a failed call (502 or 504), naming its cause (never the token, never
+    /// the URL beyond its origin); a redirect or a TLS failure is logged once per cause.
+    pub(crate) fn failure(&self, failure: Failure) -> ApiError {
+        ApiError::new(failure.status(), self.describe(failure))
     }
 
-    /// The 502 for a `3xx`, which is never followed: it names the origin of its `Location`
-    /// (resolved against the upstream's URL), never the whole URL. Logged once per origin.
-    fn redirected(&self, location: Option<&str>) -> ApiError {
-        let message = match redirect_origin(&self.base, location) {
-            Some(origin) => format!("upstream redirected to {origin}"),
-            None => "upstream redirected without a valid location".to_string(),
-        };
-        let message = self.scrub(message);
-        self.log_once(&format!("{message} (not followed; nothing was sent there)"));
-        ApiError::new(StatusCode::BAD_GATEWAY, message)
+    /// The message of [`Self::failure`].
+    pub(crate) fn describe(&self, failure: Failure) -> String {
+        match failure {
+            Failure::Unreachable(err) => match tls_failure(&err) {
+                Some(reason) => {
+                    self.log_once(&reason);
+                    format!("upstream unreachable: {reason}")
+                }
+                None => format!("upstream unreachable: {}", self.scrub(root_cause(&err))),
+            },
+            Failure::Redirected(location) => {
+                let message = match redirect_origin(&self.base, location.as_deref()) {
+                    Some(origin) => format!("upstream redirected to {origin}"),
+                    None => "upstream redirected without a valid location".to_string(),
+                };
+                let message = self.scrub(message);
+                self.log_once(&format!("{message} (not followed; nothing was sent there)"));
+                message
+            }
+            Failure::Interim(status) => {
+                format!("upstream answered {} ({}), which is not a final answer", status.as_u16(), reason(status))
+            }
+            Failure::TooLarge => format!("upstream answer is larger than {MAX_UPSTREAM_BODY} bytes"),
+            Failure::Body => "upstream closed the connection while answering".to_string(),
+            Failure::TimedOut => {
+                format!("upstream timeout: no answer within {}", humantime::format_duration(self.timeout))
+            }
+            Failure::ReadTimedOut => "upstream timeout while reading its answer".to_string(),
+        }
     }
 
     /// Logs `cause` as a warning the first time this client meets it.
@@ -329,25 +471,6 @@ impl UpstreamClient {
             drop(logged);
             tracing::warn!("{cause}");
         }
-    }
-
-    /// The 504 when the upstream did not answer within the timeout.
-    fn timed_out(&self) -> ApiError {
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            format!("upstream timeout: no answer within {}", humantime::format_duration(self.timeout)),
-        )
-    }
-
-    /// The 502 naming the innermost cause ("Connection refused"): the clients' own
-    /// messages only say that sending failed.
-    fn unreachable(&self, err: &(dyn std::error::Error + 'static)) -> ApiError {
-        let mut cause = err;
-        while let Some(source) = cause.source() {
-            cause = source;
-        }
-        let cause = cause.to_string();
-        ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream unreachable: {}", self.scrub(cause)))
     }
 
     /// Removes the token from text that came back from the upstream.
@@ -361,57 +484,64 @@ impl UpstreamClient {
     }
 }
 
-/// Reads at most [`MAX_UPSTREAM_BODY`] bytes of the upstream's body as text.
-async fn read_capped(mut upstream: reqwest::Response) -> Result<String, ApiError> {
-    let mut body = Vec::new();
-    loop {
-        match upstream.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_UPSTREAM_BODY {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(err) if err.is_timeout() => return Err(read_timed_out()),
-            Err(_) => return Err(closed_while_answering()),
+impl Failure {
+    /// 504 for the timeouts, else 502.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Failure::TimedOut | Failure::ReadTimedOut => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
         }
     }
-    Ok(String::from_utf8_lossy(&body).into_owned())
-}
 
-fn too_large() -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, format!("upstream answer is larger than {MAX_UPSTREAM_BODY} bytes"))
-}
-
-fn read_timed_out() -> ApiError {
-    ApiError::new(StatusCode::GATEWAY_TIMEOUT, "upstream timeout while reading its answer")
-}
-
-fn closed_while_answering() -> ApiError {
-    ApiError::new(StatusCode::BAD_GATEWAY, "upstream closed the connection while answering")
-}
-
-/// The lead PUT without reqwest, for an `http://` `base` when no proxy applies: loopback,
-/// or no proxy variable set (reqwest honours `HTTP_PROXY`/`ALL_PROXY`; this client does
-/// not). `None` otherwise, or when the token is not a valid header value.
-fn direct_put(base: &str, token: &Secret, timeout: Duration) -> Option<DirectPut> {
-    let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()));
-    if !base.starts_with("http://") || (proxied && !is_loopback(base)) {
-        return None;
+    /// Whether trying again later may help (no answer, cut off, too slow); a redirect, an
+    /// interim or oversized answer would come again.
+    pub(crate) fn is_transient(&self) -> bool {
+        match self {
+            Failure::Unreachable(err) => tls_failure(err).is_none(),
+            Failure::Body | Failure::TimedOut | Failure::ReadTimedOut => true,
+            Failure::Redirected(_) | Failure::Interim(_) | Failure::TooLarge => false,
+        }
     }
-    let uri: Uri = format!("{base}/inbox/direct/lead").parse().ok()?;
-    HeaderValue::from_str(token.expose()).ok()?;
-    let headers = [("x-bp-token", token.expose()), ("content-type", "application/json"), ("user-agent", AGENT)];
-    DirectPut::new(&uri, &headers, timeout.min(Duration::from_secs(3)))
+}
+
+/// The innermost cause of `err` ("Connection refused"): the clients' own messages only say
+/// that sending failed.
+pub(crate) fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+/// `<type>, <n> bytes` of an answer's body, its type reduced to the media type.
+fn describe_body(content_type: Option<&HeaderValue>, len: usize) -> String {
+    let media = content_type
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or("").trim())
+        .filter(|media| !media.is_empty() && media.len() <= 100 && media.bytes().all(|b| b.is_ascii_graphic()));
+    let unit = if len == 1 { "byte" } else { "bytes" };
+    match media {
+        Some(media) => format!("{media}, {len} {unit}"),
+        None => format!("no content type, {len} {unit}"),
+    }
+}
+
+/// The status's reason phrase, lower case.
+fn reason(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("unknown").to_ascii_lowercase()
+}
+
+/// A `Retry-After` worth relaying: delay seconds or an HTTP date, short and printable.
+fn valid_retry_after(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty() && bytes.len() <= 64 && bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ')
 }
 
 /// The origin (`scheme://host[:port]`) a redirect's `location` points to, resolved against
 /// `base`; `None` without a location or when it is not a URL with a host.
 pub(crate) fn redirect_origin(base: &str, location: Option<&str>) -> Option<String> {
-    let base = reqwest::Url::parse(base).ok()?;
+    let base = url::Url::parse(base).ok()?;
     let target = base.join(location?.trim()).ok()?;
     target.host_str()?;
     Some(target.origin().ascii_serialization())
@@ -425,18 +555,6 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// Whether the URL's host is 127.0.0.1, ::1 or localhost.
-fn is_loopback(base: &str) -> bool {
-    reqwest::Url::parse(base).ok().and_then(|url| url.host_str().map(str::to_string)).is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    })
-}
-
 /// A response with `status` and `body` (already JSON).
 fn raw_json_response(status: StatusCode, body: Body) -> Response {
     let mut response = (status, body).into_response();
@@ -448,7 +566,7 @@ fn raw_json_response(status: StatusCode, body: Body) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::UpstreamClient;
+    use super::{Answer, UpstreamClient};
     use crate::breaker::Breaker;
     use crate::metrics::Metrics;
     use crate::Secret;
@@ -465,11 +583,18 @@ mod tests {
             Duration::from_secs(1),
             breaker,
             Arc::new(Metrics::default()),
+            &crate::trust::Trust::default(),
         )
     }
 
     async fn relayed(client: &UpstreamClient, body: &'static str) -> String {
-        let response = client.relay_body(StatusCode::OK, Bytes::from_static(body.as_bytes()));
+        let answer = Answer {
+            status: StatusCode::OK,
+            content_type: None,
+            retry_after: None,
+            body: Bytes::from_static(body.as_bytes()),
+        };
+        let response = client.relay(answer);
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         String::from_utf8(body.to_vec()).unwrap()
     }
@@ -483,8 +608,9 @@ mod tests {
         assert_eq!(relayed(&first, answer).await, answer);
         let scrubbed = relayed(&second, answer).await;
         assert!(!scrubbed.contains("second-token") && scrubbed.contains("[redacted]"), "{scrubbed}");
-        // Not JSON: never remembered, wrapped each time.
-        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
-        assert!(relayed(&first, "not json").await.contains(r#""message":"not json""#));
+        // Not JSON: never remembered, described each time (never echoed).
+        let described = r#""message":"upstream sent no JSON: answered 200 (no content type, 8 bytes)""#;
+        assert!(relayed(&first, "not json").await.contains(described));
+        assert!(relayed(&first, "not json").await.contains(described));
     }
 }

@@ -1,10 +1,15 @@
 //! `reekolect-proxy leads`: every page of `GET /inbox/direct/chats` as JSON, NDJSON or CSV.
 
+use crate::breaker::Breaker;
 use crate::cli::{LeadsArgs, OutputFormat};
+use crate::forward::{root_cause, Failure, UpstreamClient};
+use crate::trust::Trust;
+use crate::Secret;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The environment variable read first for the listing token.
@@ -13,6 +18,9 @@ pub const BOT_TOKEN_ENV: &str = "REEKOLECT_BOT_TOKEN";
 /// The CSV header: one flattened row per chat.
 pub const CSV_COLUMNS: [&str; 10] =
     ["uuid", "name", "email", "phone", "status", "tags", "attributes", "notes", "createdAt", "updatedAt"];
+
+/// Longest wait for one page.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Longest wait between two attempts at one page.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -66,29 +74,31 @@ impl From<csv::Error> for LeadsError {
 }
 
 /// The token: [`BOT_TOKEN_ENV`], else `REEKOLECT_API_TOKEN`.
+/// A token shorter than [`crate::MIN_TOKEN_LEN`] is refused ([`LeadsError::Failed`]).
 pub fn token_from_env() -> Result<String, LeadsError> {
-    [BOT_TOKEN_ENV, crate::TOKEN_ENV]
+    let (name, token) = [BOT_TOKEN_ENV, crate::TOKEN_ENV]
         .iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .find(|token| !token.trim().is_empty())
-        .ok_or(LeadsError::NoToken)
+        .filter_map(|name| std::env::var(name).ok().map(|token| (*name, token)))
+        .find(|(_, token)| !token.trim().is_empty())
+        .ok_or(LeadsError::NoToken)?;
+    Secret::check_length(&token, name).map_err(LeadsError::Failed)?;
+    Ok(token)
 }
 
 /// Writes every chat to `out` in `args.format`, page by page from 1 until an empty page;
-/// a progress bar on stderr when `progress`. Returns the number of chats written.
+/// a progress bar on stderr when `progress`. Returns the number of chats written. Nothing is
+/// written before the first page came: a refused token leaves `out` empty, not a broken file.
 pub async fn run<W: Write>(args: &LeadsArgs, token: &str, out: W, progress: bool) -> Result<u64, LeadsError> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .user_agent(concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION")))
-        // Never follow a redirect: the token would go to wherever it points.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|err| LeadsError::Failed(err.to_string()))?;
+    let client = upstream_client(args, token)?;
     let bar = progress_bar(progress);
-    let mut sink = Sink::new(args.format, out)?;
+    let (mut out, mut sink) = (Some(out), None);
     let mut count = 0u64;
     for page in 1..=args.max_pages {
-        let records = fetch_page(&client, args, token, page).await?;
+        let records = fetch_page(&client, args, page).await?;
+        let sink = match &mut sink {
+            Some(sink) => sink,
+            None => sink.insert(Sink::new(args.format, out.take().expect("taken once"), !args.csv_raw)?),
+        };
         if records.is_empty() {
             break;
         }
@@ -100,8 +110,25 @@ pub async fn run<W: Write>(args: &LeadsArgs, token: &str, out: W, progress: bool
         bar.set_message(format!("{count} chats"));
     }
     bar.finish_and_clear();
+    let sink = match (sink, out) {
+        (Some(sink), _) => sink,
+        (None, Some(out)) => Sink::new(args.format, out, !args.csv_raw)?,
+        (None, None) => unreachable!("the output is either in the sink or not taken"),
+    };
     sink.finish()?;
     Ok(count)
+}
+
+/// The client for `args.upstream`, trusting `--upstream-ca` too, sending `token`.
+fn upstream_client(args: &LeadsArgs, token: &str) -> Result<UpstreamClient, LeadsError> {
+    let base = match args.upstream.parse::<crate::Upstream>() {
+        Ok(crate::Upstream::Url(base)) => base,
+        Ok(crate::Upstream::Mock) => return Err(LeadsError::Failed("--upstream: must be the API's URL".into())),
+        Err(err) => return Err(LeadsError::Failed(format!("--upstream: {err}"))),
+    };
+    let trust = Trust::with_ca(args.upstream_ca.as_deref()).map_err(|err| LeadsError::Failed(err.to_string()))?;
+    let no_breaker = Arc::new(Breaker::new(0, Duration::from_secs(1)));
+    Ok(UpstreamClient::new(&base, Secret::new(token), PAGE_TIMEOUT, no_breaker, Arc::default(), &trust))
 }
 
 fn progress_bar(show: bool) -> ProgressBar {
@@ -117,16 +144,11 @@ fn progress_bar(show: bool) -> ProgressBar {
 }
 
 /// One page's records, retrying transient failures with a bounded exponential backoff.
-async fn fetch_page(
-    client: &reqwest::Client,
-    args: &LeadsArgs,
-    token: &str,
-    page: u64,
-) -> Result<Vec<Value>, LeadsError> {
+async fn fetch_page(client: &UpstreamClient, args: &LeadsArgs, page: u64) -> Result<Vec<Value>, LeadsError> {
     let mut backoff = Duration::from_millis(200);
     let mut attempt = 1;
     loop {
-        match try_page(client, args, token, page).await {
+        match try_page(client, args, page).await {
             Err(Attempt::Transient(reason)) if attempt < args.attempts.max(1) => {
                 tracing::warn!(page, attempt, %reason, "retrying");
                 tokio::time::sleep(backoff).await;
@@ -147,35 +169,21 @@ enum Attempt {
     Fatal(LeadsError),
 }
 
-async fn try_page(client: &reqwest::Client, args: &LeadsArgs, token: &str, page: u64) -> Result<Vec<Value>, Attempt> {
-    let url = format!("{}/inbox/direct/chats", args.upstream.trim_end_matches('/'));
-    let response = client
-        .get(url)
-        .query(&[
-            ("botId", args.bot_id.as_str()),
-            ("customerId", args.customer_id.as_str()),
-            ("page", &page.to_string()),
-            ("type", args.kind.as_str()),
-        ])
-        .header("x-bot-token", token)
-        .send()
-        .await
-        .map_err(|err| Attempt::Transient(root_cause(&err)))?;
-    let status = response.status();
-    if status.is_redirection() {
-        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
-        let message = match crate::forward::redirect_origin(&args.upstream, location) {
-            Some(origin) => format!("upstream redirected to {origin}"),
-            None => "upstream redirected without a valid location".to_string(),
-        };
-        tracing::warn!("{message} (not followed; the request was not sent there)");
-        return Err(Attempt::Fatal(LeadsError::Failed(format!("page {page}: {message}"))));
-    }
-    let text = response.text().await.map_err(|err| Attempt::Transient(root_cause(&err)))?;
+async fn try_page(client: &UpstreamClient, args: &LeadsArgs, page: u64) -> Result<Vec<Value>, Attempt> {
+    let answer =
+        client.chats_page(&args.bot_id, &args.customer_id, page, args.kind.as_str()).await.map_err(|failure| {
+            match failure {
+                // As before: the innermost cause ("Connection refused").
+                Failure::Unreachable(ref err) if failure.is_transient() => Attempt::Transient(root_cause(err)),
+                failure if failure.is_transient() => Attempt::Transient(client.describe(failure)),
+                failure => Attempt::Fatal(LeadsError::Failed(format!("page {page}: {}", client.describe(failure)))),
+            }
+        })?;
+    let status = answer.status;
     if status.is_server_error() || status.as_u16() == 429 {
         return Err(Attempt::Transient(format!("the API answered {status}")));
     }
-    let body: Value = serde_json::from_str(&text).map_err(|_| {
+    let body: Value = serde_json::from_slice(&answer.body).map_err(|_| {
         Attempt::Fatal(LeadsError::Failed(format!(
             "page {page}: the API answered {status} with a body that is not JSON"
         )))
@@ -190,23 +198,22 @@ async fn try_page(client: &reqwest::Client, args: &LeadsArgs, token: &str, page:
     }
 }
 
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
-}
-
 /// Where records go, in one of the formats.
 enum Sink<W: Write> {
-    Json { out: W, first: bool },
+    Json {
+        out: W,
+        first: bool,
+    },
     Ndjson(W),
-    Csv(Box<csv::Writer<W>>),
+    /// `safe`: cells defused with [`csv_safe`].
+    Csv {
+        writer: Box<csv::Writer<W>>,
+        safe: bool,
+    },
 }
 
 impl<W: Write> Sink<W> {
-    fn new(format: OutputFormat, mut out: W) -> Result<Self, LeadsError> {
+    fn new(format: OutputFormat, mut out: W, csv_safe: bool) -> Result<Self, LeadsError> {
         Ok(match format {
             OutputFormat::Json => {
                 out.write_all(b"[")?;
@@ -216,7 +223,7 @@ impl<W: Write> Sink<W> {
             OutputFormat::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(CSV_COLUMNS)?;
-                Sink::Csv(Box::new(writer))
+                Sink::Csv { writer: Box::new(writer), safe: csv_safe }
             }
         })
     }
@@ -232,7 +239,8 @@ impl<W: Write> Sink<W> {
                 serde_json::to_writer(&mut *out, record).map_err(io::Error::from)?;
                 out.write_all(b"\n")?;
             }
-            Sink::Csv(writer) => writer.write_record(csv_row(record))?,
+            Sink::Csv { writer, safe: true } => writer.write_record(csv_row(record).map(csv_safe))?,
+            Sink::Csv { writer, safe: false } => writer.write_record(csv_row(record))?,
         }
         Ok(())
     }
@@ -244,13 +252,24 @@ impl<W: Write> Sink<W> {
                 out.flush()?;
             }
             Sink::Ndjson(mut out) => out.flush()?,
-            Sink::Csv(mut writer) => writer.flush()?,
+            Sink::Csv { mut writer, .. } => writer.flush()?,
         }
         Ok(())
     }
 }
 
-/// One chat record flattened into [`CSV_COLUMNS`].
+/// A cell a spreadsheet will not run: one beginning with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return (what spreadsheets read as a formula) gets a leading `'`, the usual
+/// defence against CSV formula injection. Every column can carry what a visitor typed.
+pub fn csv_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+/// One chat record flattened into [`CSV_COLUMNS`] (raw: see [`csv_safe`]).
 pub fn csv_row(record: &Value) -> [String; 10] {
     let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     let details = &record["profile"]["userDetails"];

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use reekolect_proxy::app::{start, token_from_env};
-use reekolect_proxy::cli::{Cli, Command, LeadsArgs, LogFormat, MockArgs, ServeArgs};
+use reekolect_proxy::cli::{Cli, Command, HealthcheckArgs, LeadsArgs, LogFormat, MockArgs, ServeArgs};
 use reekolect_proxy::{mock, Secret};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -33,6 +33,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::MockApi(args) => mock_api(args).await,
             Command::Leads(args) => leads(args).await,
+            Command::Healthcheck(args) => healthcheck(args).await,
         }
     });
     match result {
@@ -62,28 +63,48 @@ async fn leads(args: LeadsArgs) -> Result<(), String> {
     leads::run(&args, &token, stdout, progress).await.map(|_| ()).map_err(|err| err.to_string())
 }
 
+async fn healthcheck(args: HealthcheckArgs) -> Result<(), String> {
+    let url = args.url.unwrap_or_else(|| reekolect_proxy::healthcheck::default_url(args.listen));
+    reekolect_proxy::healthcheck::check(&url, args.timeout).await
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
-    let serving = start(args, token_from_env()).await.map_err(|err| err.to_string())?;
+    let token = reekolect_proxy::credentials::api_token()?;
+    let serving = start(args, token).await.map_err(|err| err.to_string())?;
     println!("{}", serving.listening_line());
     stopped().await;
     serving.shutdown().await.map_err(|err| err.to_string())
 }
 
+/// The token `mock-api` accepts without REEKOLECT_API_TOKEN (as long as a real one must be).
+const MOCK_TOKEN: &str = "mock-token-not-a-secret";
+
 async fn mock_api(args: MockArgs) -> Result<(), String> {
     let token = match token_from_env() {
-        Some(token) => Secret::new(token),
+        Some(token) => {
+            Secret::check_length(&token, reekolect_proxy::TOKEN_ENV)?;
+            Secret::new(token)
+        }
         None => {
             eprintln!(
-                "reekolect-mock-api: {} is not set; the mock accepts the token \"mock-token\"",
+                "reekolect-mock-api: {} is not set; the mock accepts the token \"{MOCK_TOKEN}\"",
                 reekolect_proxy::TOKEN_ENV
             );
-            Secret::new("mock-token")
+            Secret::new(MOCK_TOKEN)
         }
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
     let chaos = std::sync::Arc::new(reekolect_proxy::chaos::Chaos::new(args.chaos.settings()?));
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let config = reekolect_proxy::tls::server_config_from_files(cert, key)?;
+        let server =
+            reekolect_proxy::tls::spawn_mock_tls(listener, token, chaos, config).map_err(|err| err.to_string())?;
+        println!("reekolect-mock-api listening on {}", server.url());
+        stopped().await;
+        return server.shutdown().await.map_err(|err| err.to_string());
+    }
     let server = mock::spawn_with_chaos(listener, token, chaos).map_err(|err| err.to_string())?;
     println!("reekolect-mock-api listening on {}", server.url());
     stopped().await;

@@ -28,7 +28,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 
 /// How long `/readyz` waits for a TCP connection to the upstream.
@@ -84,7 +83,7 @@ pub fn router(config: ProxyConfig) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
         .layer(map_response_with_state(config.max_body_bytes, json_errors));
     app = match &config.www {
-        Some(dir) => app.fallback_service(ServeDir::new(dir)),
+        Some(dir) => app.fallback_service(crate::www::files(dir)),
         None => app.fallback(not_found),
     };
     app.layer(from_fn_with_state(metrics, metrics::track))
@@ -140,8 +139,11 @@ async fn put_chaos(State(state): State<Arc<AppState>>, body: Bytes) -> Response 
     let Some(chaos) = &state.chaos else {
         return ApiError::new(StatusCode::NOT_FOUND, "no embedded mock to inject failures into").into_response();
     };
-    let settings = serde_json::from_slice::<ChaosSettings>(&body)
+    // An object only: serde's derive would also take an array of the fields in order.
+    let settings = serde_json::from_slice::<Value>(&body)
         .map_err(|err| format!("body: {err}"))
+        .and_then(|value| if value.is_object() { Ok(value) } else { Err("body: must be a JSON object".to_string()) })
+        .and_then(|value| serde_json::from_value::<ChaosSettings>(value).map_err(|err| format!("body: {err}")))
         .and_then(|settings| settings.check().map(|()| settings));
     match settings {
         Ok(settings) => {

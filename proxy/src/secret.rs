@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// The fewest characters a token may have (real API tokens are much longer).
+pub const MIN_TOKEN_LEN: usize = 16;
+
 /// A token that must never be printed: its `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -23,6 +26,21 @@ impl Secret {
     /// The token itself, for the one place that sends it (an HTTP header).
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Checks that `token` is long enough to be an API token ([`MIN_TOKEN_LEN`] characters):
+    /// the proxy removes the token from upstream answers, and a short one would match
+    /// inside ordinary words ("t" in "rate limited"). The error says so, naming `source`.
+    pub fn check_length(token: &str, source: &str) -> Result<(), String> {
+        let len = token.trim().chars().count();
+        if len >= MIN_TOKEN_LEN {
+            return Ok(());
+        }
+        let unit = if len == 1 { "character" } else { "characters" };
+        Err(format!(
+            "{source}: the token has {len} {unit}, an API token at least {MIN_TOKEN_LEN}: set the whole token \
+             (a short one could not be told apart from ordinary words when it is removed from answers)"
+        ))
     }
 
     /// Whether `candidate` is this token, compared in constant time.

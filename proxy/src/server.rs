@@ -54,6 +54,11 @@ impl ServerHandle {
         }
     }
 
+    /// A handle for a server on `addr` run by `task`, which stops once `stop` fires (or is dropped).
+    pub(crate) fn from_parts(addr: SocketAddr, stop: oneshot::Sender<()>, task: JoinHandle<io::Result<()>>) -> Self {
+        Self { addr, stop: Some(stop), task }
+    }
+
     /// Waits until the server stops (it only stops on error or shutdown).
     pub async fn wait(mut self) -> io::Result<()> {
         match (&mut self.task).await {

@@ -36,6 +36,7 @@ impl AppState {
                 config.timeout,
                 breaker.clone(),
                 metrics.clone(),
+                &config.upstream_trust,
             ),
             allow_bots: config.allow_bots.clone(),
             visitor_key: config.visitor_key.clone(),

@@ -148,7 +148,7 @@ async fn demo_chaos_injects_failures_into_the_mock() {
             upstream: Some("mock".parse().unwrap()),
             ..reekolect_proxy::cli::ServeArgs::new()
         },
-        Some("chaos-token".into()),
+        Some("chaos-token-0123456789".into()),
     )
     .await
     .unwrap();

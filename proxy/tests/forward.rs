@@ -182,18 +182,18 @@ async fn upstream_status_and_json_are_relayed_and_text_is_wrapped() {
         assert_eq!(body, json!({"success": false, "message": "Unauthorized", "code": 401}));
         proxy.shutdown().await.unwrap();
 
-        // An upstream echoing the token in plain text: wrapped, truncated, token removed.
+        // An upstream echoing the token in plain text: described (status, type, size),
+        // its text never echoed, so neither is the token.
         let echo: &'static str = Box::leak(format!("Internal error {TOKEN} {}", "x".repeat(1000)).into_boxed_str());
         let (text_upstream, _) = capturing_upstream(StatusCode::INTERNAL_SERVER_ERROR, echo).await;
         let proxy = proxy_to(&text_upstream.url()).await;
         let (status, body) = put_json(&proxy.url(), &base_lead(1)).await;
         assert_eq!(status, 500);
-        assert_eq!(body["success"], false);
-        assert_eq!(body["code"], 500);
-        let message = body["message"].as_str().unwrap();
-        assert!(message.starts_with("Internal error [redacted]"), "{message}");
-        assert!(message.chars().count() < 400, "truncated: {}", message.len());
-        assert!(!body.to_string().contains(TOKEN));
+        assert_eq!(
+            body,
+            json!({"success": false, "code": 500,
+                   "message": format!("upstream answered 500 (text/plain, {} bytes)", echo.len())})
+        );
 
         proxy.shutdown().await.unwrap();
         json_upstream.shutdown().await.unwrap();

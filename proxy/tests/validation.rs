@@ -138,3 +138,22 @@ async fn a_body_over_64_kib_is_a_413() {
     })
     .await
 }
+
+/// serde's derived readers also take a struct as an array of its fields in order; the wire
+/// format (and the OpenAPI document) says a note and an attribute are objects.
+#[tokio::test]
+async fn a_note_or_an_attribute_written_as_an_array_is_a_400() {
+    bounded(async {
+        let proxy = proxy().await;
+        let mut lead = base_lead(1);
+        lead["notes"] = json!([["title", "description"]]);
+        let (status, body) = put_raw(&proxy.url(), lead.to_string()).await;
+        assert!(assert_400(status, &body, "notes[0]").contains("must be an object"));
+        let mut lead = base_lead(1);
+        lead["attributes"] = json!([{"key": "plan", "value": "pro"}, ["seats", 5]]);
+        let (status, body) = put_raw(&proxy.url(), lead.to_string()).await;
+        assert!(assert_400(status, &body, "attributes[1]").contains("must be an object"));
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}

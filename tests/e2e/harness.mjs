@@ -63,7 +63,11 @@ export async function demoLeads(proxyUrl, botId = 'demoBot01', customerId = 'dem
 export function withProxyAndBrowser(options) {
   const env = {};
   before(async () => {
-    env.proxy = await startProxy(options);
+    // REEKOLECT_E2E_TARGET=edge: the Cloudflare Worker in front of the mock (edge-site.mjs;
+    // `options` are the proxy's and do not apply: scripts/test-edge.sh runs demo.test.mjs so).
+    env.proxy = process.env.REEKOLECT_E2E_TARGET === 'edge'
+      ? await (await import('./edge-site.mjs')).startEdgeSite()
+      : await startProxy(options);
     env.browser = await launchBrowser();
   });
   after(async () => {

@@ -484,8 +484,6 @@ mod tests {
             r#"{"attributes":{"n":1}}"#,
             r#"{"attributes":[{"key":"n","value":2.5}]}"#,
             r#"{"attributes":{"n":-0}}"#,
-            r#"{"notes":[["title","description"]]}"#,
-            r#"{"attributes":[["k","v"]]}"#,
             r#"{"na\u006de":"escaped field name"}"#,
             r#"{"notes":[{"tit\u006ce":"escaped"}]}"#,
             // serde takes a struct from an array too (its fields in order); the proxy does not
@@ -521,6 +519,9 @@ mod tests {
             r#"{name:"x"}"#,
             r#"{"name":"x","name":"y"}"#,
             r#"{"name":null,"name":"y"}"#,
+            // A note or an attribute is an object (`reekolect_lead`'s reader refuses arrays).
+            r#"{"notes":[["title","description"]]}"#,
+            r#"{"attributes":[["k","v"]]}"#,
             r#"{"unknown":"x"}"#,
             r#"{"name":1}"#,
             r#"{"name":true}"#,

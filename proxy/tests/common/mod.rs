@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: servers on 127.0.0.1:0, a client, leads.
 #![allow(dead_code)]
 
+pub mod pki;
+
 use reekolect_proxy::proxy::{self, ProxyConfig};
 use reekolect_proxy::{mock, Secret, ServerHandle};
 use serde_json::{json, Value};
