@@ -106,26 +106,8 @@ NGINX_PID=$!
 PIDS+=($!)
 wait_port "$NGINX_PORT"
 
-# 6. The load: PUT /lead with a valid JSON lead, uuid varied per request.
-cat >"$TMP/put.lua" <<'EOF'
-local n = 0
-local path = os.getenv("LEAD_PATH") or "/lead"
-request = function()
-  n = n + 1
-  local body = string.format(
-    '{"uuid":"7e88d192-9b20-4035-9b68-%012x","botId":"benchbot","customerId":"benchcustomer",' ..
-    '"name":"Ada Lovelace","email":"Ada@Example.com","phone":"+44 20 7946 0958","tags":["bench"],' ..
-    '"attributes":{"plan":"pro"}}', n % 65536)
-  return wrk.format("PUT", path, {["Content-Type"] = "application/json"}, body)
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.2f %.2f %d %d\n",
-    summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.requests, summary.errors.status + summary.errors.connect + summary.errors.read +
-      summary.errors.write + summary.errors.timeout))
-end
-EOF
+# 6. The load: PUT /lead with a valid JSON lead, uuid varied per request (bench/put-lead.lua).
+cp "$ROOT/bench/put-lead.lua" "$TMP/put.lua"
 
 # Check both answer 200 before measuring.
 for port in "$PROXY_PORT" "$NGINX_PORT"; do

@@ -40,6 +40,10 @@ echo "== host: cargo test (lead model and rules, proxy and mock API over 127.0.0
 cargo test --no-fail-fast --workspace --exclude reekolect-companion 2>&1 | tee "$logs/host.log"
 layer "host (cargo test)" cargo_counts "$logs/host.log" "${PIPESTATUS[0]}"
 
+echo "== differential: the proxy's hand-written JSON vs serde_json (release, 1,000,000 bodies)"
+bash scripts/test-differential.sh 2>&1 | tee "$logs/differential.log"
+layer "differential (release, vs serde_json)" cargo_counts "$logs/differential.log" "${PIPESTATUS[0]}"
+
 # The runner picks its driver from CHROMEDRIVER or GECKODRIVER (webdriver.json holds both
 # browsers' options); each run names one, or it would take the first driver on PATH.
 echo "== browser: wasm-bindgen-test in headless Chromium"

@@ -1,58 +1,14 @@
 //! What `reekolect-proxy serve` runs: the upstream choice, the token, the embedded mock.
 
 use crate::cli::ServeArgs;
+use crate::config::{ProxyConfig, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 use crate::limits::ClientIp;
-use crate::proxy::{self, ProxyConfig};
 use crate::visitor::VisitorKey;
-use crate::{mock, Secret, ServerHandle};
+use crate::{mock, routes, Secret, ServerHandle};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use tokio::net::TcpListener;
-
-/// The environment variable holding the Reekolect API token.
-pub const TOKEN_ENV: &str = "REEKOLECT_API_TOKEN";
-
-/// The real API, used by default when a token is set.
-pub const DEFAULT_UPSTREAM: &str = "https://api.v7.express-chat.ai";
-
-/// Where the proxy forwards to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Upstream {
-    /// The embedded mock, started in the same process on an ephemeral 127.0.0.1 port.
-    Mock,
-    /// A base URL (http or https), without a trailing slash.
-    Url(String),
-}
-
-impl FromStr for Upstream {
-    type Err = String;
-
-    /// `mock`, or an absolute http(s) URL.
-    fn from_str(value: &str) -> Result<Self, String> {
-        if value == "mock" {
-            return Ok(Upstream::Mock);
-        }
-        let url = url::Url::parse(value).map_err(|err| format!("{value:?} is neither `mock` nor a URL ({err})"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(format!("{value:?} must be `mock` or an http(s) URL"));
-        }
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-            return Err(format!("{value:?} must be a base URL without credentials, query or fragment"));
-        }
-        Ok(Upstream::Url(url.as_str().trim_end_matches('/').to_string()))
-    }
-}
-
-impl fmt::Display for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Upstream::Mock => f.write_str("mock"),
-            Upstream::Url(url) => f.write_str(url),
-        }
-    }
-}
 
 /// Why `serve` could not start.
 #[derive(Debug)]
@@ -177,7 +133,9 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         workers => workers,
     };
-    let proxy = crate::server::spawn_proxy_on(listener, proxy::service(config), workers).map_err(StartError::Io)?;
+    let header_timeout = config.header_timeout;
+    let proxy = crate::server::spawn_proxy_on(listener, routes::router(config), header_timeout, workers)
+        .map_err(StartError::Io)?;
     Ok(Serving { proxy, mock, upstream })
 }
 

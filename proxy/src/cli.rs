@@ -1,34 +1,17 @@
 //! The command line: `reekolect-proxy serve …`, `reekolect-proxy mock-api …` and
 //! `reekolect-proxy leads …`. Every `serve` option also reads an environment variable.
 
-use crate::Upstream;
+use crate::config::{
+    Upstream, DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_FAILURES, DEFAULT_HEADER_TIMEOUT, DEFAULT_IP_BURST,
+    DEFAULT_IP_PER_MINUTE, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT,
+    DEFAULT_UUID_BURST, DEFAULT_UUID_PER_MINUTE,
+};
 use axum::http::{HeaderName, HeaderValue};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reekolect_lead::{parse_widget_script_text, BotIds};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Default body limit of `/lead`, in bytes (64 KiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default limit on a whole request (reading the body, validating, forwarding).
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Default time allowed for a request's head (and an idle keep-alive connection).
-pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default limit on one upstream call.
-pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default sustained `/lead` requests per minute per client IP.
-pub const DEFAULT_IP_PER_MINUTE: u32 = 120;
-/// Default burst of `/lead` requests per client IP.
-pub const DEFAULT_IP_BURST: u32 = 60;
-/// Default sustained `/lead` updates per minute per visitor UUID.
-pub const DEFAULT_UUID_PER_MINUTE: u32 = 30;
-/// Default burst of `/lead` updates per visitor UUID.
-pub const DEFAULT_UUID_BURST: u32 = 10;
-/// Default consecutive upstream failures that open the circuit breaker (0: no breaker).
-pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
-/// Default time the open breaker answers 503 without calling the upstream.
-pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// `reekolect-proxy`: forwards the companion's lead updates to the Reekolect API.
 #[derive(Debug, Parser)]

@@ -3,7 +3,7 @@
 //! (`LoadCredential=reekolect-api-token:…`, read from `$CREDENTIALS_DIRECTORY`), in that order.
 //! A file that is named but cannot be read is an error, never a silent fall-back to the mock.
 
-use crate::app::TOKEN_ENV;
+use crate::config::TOKEN_ENV;
 use std::ffi::OsString;
 use std::path::PathBuf;
 

@@ -10,32 +10,38 @@
 //!
 //! Entry points:
 //! - [`start`] assembles what `reekolect-proxy serve` runs (proxy, and the mock in mock mode);
-//! - [`proxy::service`] is the proxy as served ([`Proxy`]: a hot path for `PUT`/`POST /lead`
-//!   in front of [`proxy::router`]); [`proxy::router`] and [`mock::router`] are axum routers;
+//! - [`proxy::router`] is the proxy, every route and layer, and [`mock::router`] the mock,
+//!   both axum routers;
 //! - [`mock::spawn`] and [`proxy::spawn`] run them on a listener, returning a [`ServerHandle`].
+//!
+//! Modules depend on each other without a circle (see `docs/proxy-design.md`).
 
 #![warn(missing_docs)]
 
-pub mod alloc;
+mod access_log;
 pub mod app;
 pub mod breaker;
 pub mod chaos;
 pub mod cli;
+pub mod config;
+mod cors;
 pub mod credentials;
 mod egress;
 mod error;
 mod forward;
 pub mod healthcheck;
-mod hot;
-mod lead_json;
+mod lead_handler;
 pub mod leads;
 pub mod limits;
 pub mod metrics;
 pub mod mock;
 pub mod openapi;
 pub mod proxy;
+mod request_id;
+mod routes;
 mod secret;
 mod server;
+mod state;
 mod threads;
 pub mod tls;
 pub mod trust;
@@ -44,8 +50,8 @@ mod watchdog;
 mod wire;
 mod www;
 
-pub use app::{start, Serving, StartError, Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
+pub use app::{start, Serving, StartError};
+pub use config::{Upstream, DEFAULT_UPSTREAM, TOKEN_ENV};
 pub use error::ApiError;
-pub use hot::Proxy;
 pub use secret::{Secret, MIN_TOKEN_LEN};
 pub use server::{spawn_router, ServerHandle};

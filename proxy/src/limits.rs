@@ -82,27 +82,22 @@ pub fn too_many(wait: Duration, scope: &str) -> ApiError {
     .with_retry_after(seconds.max(1))
 }
 
-/// The per-client-IP limiter (shared by the router's layer and the hot path).
-pub type IpLimiter = DefaultKeyedRateLimiter<IpAddr>;
-
-/// The per-client-IP limit as a layer, and its limiter (for the hot path, which checks
-/// the same one), or `None` when `per_minute` is 0.
+/// The per-client-IP limit as a layer, or `None` when `per_minute` is 0.
 pub fn ip_layer(
     per_minute: u32,
     burst: u32,
     client_ip: ClientIp,
-) -> Option<(GovernorLayer<ClientIp, NoOpMiddleware, Body>, Arc<IpLimiter>)> {
+) -> Option<GovernorLayer<ClientIp, NoOpMiddleware, Body>> {
     let (period, burst) = quota(per_minute, burst)?;
     let config = GovernorConfigBuilder::default().key_extractor(client_ip).period(period).burst_size(burst).finish()?;
-    let shared = config.limiter().clone();
-    let limiter = Arc::downgrade(&shared);
+    let limiter = Arc::downgrade(config.limiter());
     spawn_cleanup(move || {
         let limiter = limiter.upgrade()?;
         limiter.retain_recent();
         limiter.shrink_to_fit();
         Some(())
     });
-    Some((GovernorLayer::new(config).error_handler(governor_error), shared))
+    Some(GovernorLayer::new(config).error_handler(governor_error))
 }
 
 /// tower_governor's errors as JSON answers.

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the proxy allocates small buffers per request; glibc's malloc cost ~15% of
-/// CPU under load (perf), mimalloc about half of that (see `alloc` for how it is asked).
+/// CPU under load (perf), mimalloc about half of that.
 #[global_allocator]
-static GLOBAL: reekolect_proxy::alloc::MiMalloc = reekolect_proxy::alloc::MiMalloc;
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

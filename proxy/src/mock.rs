@@ -12,7 +12,6 @@
 //! appended, each with a fresh `_id`.
 
 use crate::chaos::Chaos;
-use crate::proxy::read_lead;
 use crate::server::{self, ServerHandle};
 use crate::Secret;
 use axum::body::Bytes;
@@ -24,6 +23,7 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use reekolect_lead::Lead;
+use reekolect_lead_json::read_lead;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io;
@@ -182,7 +182,7 @@ pub fn router_with_chaos(token: Secret, chaos: Arc<Chaos>) -> Router {
                     )
                 })
                 .on_request(())
-                .on_response(crate::proxy::log_response)
+                .on_response(crate::access_log::log_response)
                 .on_failure(()),
         )
 }

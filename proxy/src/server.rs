@@ -1,18 +1,27 @@
 //! Running a router on a listener, with graceful shutdown.
 
-use crate::hot::Proxy;
 use crate::watchdog::{watchdog, Watched};
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::response::Response;
 use axum::serve::Listener;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 /// A server running on a tokio task. Dropping the handle (or calling
 /// [`ServerHandle::shutdown`]) stops it gracefully.
@@ -75,14 +84,21 @@ pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerH
     Ok(ServerHandle { addr, stop: Some(stop), task })
 }
 
-/// Serves the proxy on `listener` with `workers` threads, each running a single-threaded
+/// Serves the proxy's `router` on `listener` with `workers` threads, each running a single-threaded
 /// tokio runtime: this one (the caller's) and `workers - 1` new ones. With several, this
 /// runtime accepts and hands each connection to the next thread in turn; a connection then
 /// stays on its thread, with its requests and the upstream calls they make (see `forward`),
 /// so requests are not passed between threads the way a work-stealing runtime does. State
 /// such as rate limiters, the breaker and metrics is shared (the proxy's clones share it).
-/// Connections are served by hyper's HTTP/1 server, each request by [`Proxy::answer`].
-pub(crate) fn spawn_proxy_on(listener: TcpListener, proxy: Proxy, workers: usize) -> io::Result<ServerHandle> {
+/// Connections are served by hyper's HTTP/1 server, each request by the router; a client
+/// has `header_timeout` to send a request's head, and an idle connection is kept that long.
+pub(crate) fn spawn_proxy_on(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    workers: usize,
+) -> io::Result<ServerHandle> {
+    let proxy = Served { router, header_timeout };
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     if workers <= 1 {
@@ -136,7 +152,7 @@ pub(crate) fn spawn_proxy_on(listener: TcpListener, proxy: Proxy, workers: usize
 /// resolves, then stops accepting and lets in-flight requests finish (idle connections
 /// are closed), as `axum::serve`'s graceful shutdown does. Each connection has a watchdog
 /// task keeping its time limits and passing the shutdown on ([`crate::watchdog`]).
-async fn serve_proxy<L>(mut listener: L, proxy: Proxy, stop: impl Future<Output = ()>) -> io::Result<()>
+async fn serve_proxy<L>(mut listener: L, proxy: Served, stop: impl Future<Output = ()>) -> io::Result<()>
 where
     L: Listener<Io = TcpStream, Addr = SocketAddr>,
 {
@@ -147,7 +163,7 @@ where
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1.keep_alive(true);
     http1.writev(false);
-    let header_timeout = proxy.header_timeout();
+    let header_timeout = proxy.header_timeout;
     let proxy = Arc::new(proxy);
     loop {
         let (stream, peer) = tokio::select! {
@@ -200,6 +216,72 @@ where
     });
     if let Err(err) = served.await {
         tracing::trace!("connection from {peer}: {err}");
+    }
+}
+
+/// The router as served: with the peer address (`ConnectInfo`) and the connection's
+/// [`Watched`] record in each request's extensions.
+#[derive(Debug, Clone)]
+struct Served {
+    router: Router,
+    header_timeout: Duration,
+}
+
+impl Served {
+    /// The answer to one request from `peer`, on a connection `watched` by its watchdog
+    /// (see [`crate::watchdog`]): no head is due while a request is answered, the next one
+    /// is due once the answer is sent. Each serving thread has its own `Arc` of this: the
+    /// count cloned and dropped per request is not shared with the other threads.
+    fn serve(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        watched: Arc<Watched>,
+    ) -> impl Future<Output = Result<Response, Infallible>> {
+        watched.busy();
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(watched.clone());
+        async move {
+            let response = match self.router.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            // The body may stream (static files): the connection is idle once hyper drops it.
+            Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
+        }
+    }
+}
+
+/// An answer's body that marks its connection idle when hyper is done with it.
+struct IdleOnceSent {
+    body: Body,
+    watched: Arc<Watched>,
+}
+
+impl hyper::body::Body for IdleOnceSent {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for IdleOnceSent {
+    fn drop(&mut self) {
+        self.watched.idle(Instant::now());
     }
 }
 

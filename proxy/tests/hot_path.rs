@@ -1,6 +1,8 @@
-//! The hot path (`PUT`/`POST /lead` answered outside the router, what `spawn` and `serve`
-//! run) answers exactly as the router alone (`proxy::router`, every layer): same status,
-//! same headers (but `date`), same body, same metrics, for each kind of answer.
+//! The proxy as served (`proxy::spawn`, what `serve` runs: the router on our hyper server,
+//! with its watchdog keeping the connection's time limits; it once had a hot path of its
+//! own for `/lead`) answers exactly as the router under `axum::serve` (`proxy::router`, every
+//! layer): same status, same headers (but `date`), same body, same metrics, for each kind
+//! of answer.
 
 mod common;
 

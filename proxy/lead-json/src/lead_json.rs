@@ -23,7 +23,7 @@ use reekolect_lead::{Attribute, Lead, Note};
 /// `"`, `\` and control characters only escaped), also once validation has trimmed or
 /// re-cased them. The caller's lead is filled where it lies rather than returned: a `Lead`
 /// is over 300 bytes, and every move of one is a copy.
-pub(crate) fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
+pub fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
     // serde_json refuses invalid UTF-8 in any string, and JSON has none outside strings: one
     // check of the whole body (a word at a time while it is ASCII) instead of one a string.
     let text = std::str::from_utf8(body).ok()?;
@@ -51,7 +51,7 @@ pub(crate) fn read(body: &[u8], lead: &mut Lead) -> Option<bool> {
                     _ => lead.attributes = Some(json.attributes()?),
                 }
             }
-            if !json.next_member()? {
+            if !json.next_member(b'}')? {
                 break;
             }
         }
@@ -111,14 +111,15 @@ impl<'a> Json<'a> {
         (self.peek()? == byte).then(|| self.at += 1)
     }
 
-    /// After a member or an item: `true` after a `,`, `false` at the closing bracket.
-    fn next_member(&mut self) -> Option<bool> {
+    /// After a member or an item: `true` after a `,`, `false` at the closing bracket `close`
+    /// (`}` in an object, `]` in an array: the other one is refused, as serde refuses it).
+    fn next_member(&mut self, close: u8) -> Option<bool> {
         match self.peek()? {
             b',' => {
                 self.at += 1;
                 Some(true)
             }
-            b'}' | b']' => {
+            byte if byte == close => {
                 self.at += 1;
                 Some(false)
             }
@@ -276,7 +277,7 @@ impl<'a> Json<'a> {
         let mut list = Vec::with_capacity(4);
         loop {
             list.push(item(self)?);
-            if !self.next_member()? {
+            if !self.next_member(b']')? {
                 return Some(list);
             }
         }
@@ -302,7 +303,7 @@ impl<'a> Json<'a> {
             };
             self.expect(b':')?;
             member(self, key)?;
-            if !self.next_member()? {
+            if !self.next_member(b'}')? {
                 return Some(());
             }
         }
@@ -498,6 +499,12 @@ mod tests {
             "",
             "   ",
             "null",
+            // A bracket closing what it did not open (found by tests/differential.rs).
+            r#"{"name":"x"]"#,
+            r#"{"tags":["a"}}"#,
+            r#"{"notes":[{"title":"t"]]}"#,
+            r#"{"attributes":{"k":"v"]}"#,
+            r#"{"attributes":[{"key":"k","value":"v"}}}"#,
             r#"{"name":"x"} trailing"#,
             r#"{"name":"x"}{}"#,
             r#"{"name":"x",}"#,

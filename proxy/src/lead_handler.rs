@@ -1,0 +1,143 @@
+//! The `/lead` handlers: read and validate the update, check it (bot, visitor token,
+//! visitor's rate), forward it with the token, relay the answer. What every route goes
+//! through (request id, log line, CORS, metrics, timeouts, body and IP limits) is in the
+//! router's layers ([`crate::routes`]).
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
+use crate::watchdog::Watched;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{put, MethodRouter};
+use axum::Extension;
+use reekolect_lead::{BotIds, FieldError, Lead};
+use reekolect_lead_json::read_marked_lead;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// `PUT` and `POST /lead`, without the route's layers.
+pub(crate) fn handlers() -> MethodRouter<Arc<AppState>> {
+    put(put_lead).post(post_lead)
+}
+
+/// Where a visitor token may travel besides its header.
+#[derive(Debug, Default, Deserialize)]
+struct LeadQuery {
+    /// `?visitor=`, for `navigator.sendBeacon`, which cannot set headers.
+    visitor: Option<String>,
+}
+
+/// The connection's watchdog, when the proxy is served by [`crate::server`] (which puts it
+/// in every request's extensions): it keeps the upstream call's time limit.
+type Watchdog = Option<Extension<Arc<Watched>>>;
+
+/// `PUT /lead`: validate, check, forward with the token, relay the answer.
+async fn put_lead(
+    State(state): State<Arc<AppState>>,
+    watched: Watchdog,
+    headers: HeaderMap,
+    query: Result<Query<LeadQuery>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let watched = watched.as_ref().map(|Extension(watched)| &**watched);
+    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, watched).await
+}
+
+/// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
+/// `navigator.sendBeacon` sends) or `application/json` bodies.
+async fn post_lead(
+    State(state): State<Arc<AppState>>,
+    watched: Watchdog,
+    headers: HeaderMap,
+    query: Result<Query<LeadQuery>, QueryRejection>,
+    body: Bytes,
+) -> Response {
+    if !is_text_or_json(&headers) {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type: must be text/plain or application/json",
+        )
+        .into_response();
+    }
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let watched = watched.as_ref().map(|Extension(watched)| &**watched);
+    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, watched).await
+}
+
+/// Whether the content type is `text/plain` or `application/json` (any parameters).
+fn is_text_or_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("text/plain") || essence.eq_ignore_ascii_case("application/json")
+}
+
+/// Admits the update ([`admit`]) and forwards it (the upstream timeout kept by the
+/// connection's watchdog when `watched`, else by a tokio timer). `visitor_token`: the
+/// request's visitor token ([`visitor_token`], else `?visitor=`), if any.
+async fn submit(state: &AppState, visitor_token: Option<&str>, body: &[u8], watched: Option<&Watched>) -> Response {
+    // The lead is dropped before the `await`: the future keeps only the request's bytes.
+    let put = match admit(state, visitor_token, body) {
+        Ok((lead, plain)) => state.upstream.put_lead(&lead, plain, watched),
+        Err(error) => return error.into_response(),
+    };
+    put.await
+}
+
+/// The visitor token in a request's header.
+fn visitor_token(headers: &HeaderMap) -> Option<&str> {
+    headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok())
+}
+
+/// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor
+/// token when one is needed (401), the visitor's rate (429).
+fn admit(state: &AppState, visitor_token: Option<&str>, body: &[u8]) -> Result<(Lead, bool), ApiError> {
+    let (lead, plain) = read_marked_lead(body).map_err(ApiError::fields)?;
+    check_bot(state.allow_bots.as_deref(), &lead)?;
+    if let Some(key) = &state.visitor_key {
+        check_visitor(key, visitor_token, &lead)?;
+    }
+    match &lead.uuid {
+        Some(uuid) => state.uuids.check(uuid)?,
+        None => state.uuids.check("")?,
+    }
+    Ok((lead, plain))
+}
+
+/// 403 unless the lead's (botId, customerId) is allowed.
+fn check_bot(allowed: Option<&[BotIds]>, lead: &Lead) -> Result<(), ApiError> {
+    let (bot_id, customer_id) =
+        (lead.bot_id.as_deref().unwrap_or_default(), lead.customer_id.as_deref().unwrap_or_default());
+    match allowed {
+        Some(allowed) if !allowed.iter().any(|ids| ids.bot_id == bot_id && ids.customer_id == customer_id) => {
+            let rule = format!("this proxy does not write leads for botId {bot_id:?} with customerId {customer_id:?}");
+            let mut error = ApiError::fields(vec![
+                FieldError::new("botId", rule.clone()),
+                FieldError::new("customerId", rule.clone()),
+            ]);
+            error.status = StatusCode::FORBIDDEN;
+            error.message = format!("botId/customerId: {rule}");
+            Err(error)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 401 when the update sets name, email or phone without a valid visitor token.
+fn check_visitor(key: &VisitorKey, token: Option<&str>, lead: &Lead) -> Result<(), ApiError> {
+    if !visitor::touches_identity(lead) {
+        return Ok(());
+    }
+    let uuid = lead.uuid.as_deref().unwrap_or_default();
+    key.verify(token, uuid, visitor::unix_now()).map_err(|err| {
+        let mut error = ApiError::field(StatusCode::UNAUTHORIZED, "visitorToken", err.to_string());
+        error.message = format!("visitorToken: {} ({err})", err.reason());
+        error
+    })
+}
