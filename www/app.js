@@ -1,5 +1,5 @@
-// The demo site's own script: the companion captures both forms into the chat lead; this
-// script only tells the visitor how it went.
+// The demo site's own script: the companion captures both forms into the chat lead, and
+// the pages seen (trackPages); this script only tells the visitor how the forms went.
 import { init } from '/pkg/index.js';
 
 let status = null; // the status line of the form sent last
@@ -11,10 +11,11 @@ function show(text, kind) {
   status.className = `form-status ${kind}`;
 }
 
-const companion = init({ proxyUrl: '/' }).then((rk) => {
+const companion = init({ proxyUrl: '/', trackPages: true }).then((rk) => {
   rk.captureForms();
   rk.on('invalid', ({ error }) => leftOut.push(...(error.errors ?? []).map((e) => `${e.field}: ${e.rule}`)));
-  rk.on('sent', () => {
+  rk.on('sent', ({ update }) => {
+    if (!update.name && !update.email && !update.notes) return; // page context only, not a form
     show(leftOut.length ? `Sent, but left out ${leftOut.join('; ')}` : 'Thanks! We have your details and will answer in the chat.', leftOut.length ? 'error' : 'ok');
     leftOut = [];
   });
