@@ -7,8 +7,8 @@
 use crate::error::CompanionError;
 use crate::events::Event;
 use crate::pipeline::Pipeline;
-use gloo_timers::callback::Timeout;
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use gloo_timers::callback::{Interval, Timeout};
+use js_sys::{Array, Object, Promise, Reflect};
 use reekolect_lead::pages::{event_note, page_path, EventVerdict, Visits};
 use reekolect_lead::{FieldError, Note};
 use std::cell::RefCell;
@@ -20,6 +20,8 @@ use wasm_bindgen::{JsCast, JsValue};
 const RECORD_KEY: &str = "reekolect:visits";
 /// How long after a navigation its page is read: routers set the title after the URL.
 const TITLE_SETTLE_MS: u32 = 100;
+/// How often the address is looked at where the Navigation API is missing.
+const ADDRESS_POLL_MS: u32 = 250;
 
 /// The page's one tracker, whichever companion records.
 struct Tracker {
@@ -31,14 +33,13 @@ struct Tracker {
     last_path: Option<String>,
     /// Sends the context once the title has settled.
     timer: Option<Timeout>,
-    /// The companions (by address) that emitted `warning` for an event over the limits:
-    /// each says it once.
-    warned: Vec<usize>,
+    /// `warning` was emitted for an event over the limits: it is said once a page.
+    warned: bool,
 }
 
 thread_local! {
     static TRACKER: RefCell<Tracker> =
-        const { RefCell::new(Tracker { pipeline: None, last_path: None, timer: None, warned: Vec::new() }) };
+        const { RefCell::new(Tracker { pipeline: None, last_path: None, timer: None, warned: false }) };
 }
 
 /// Records page views with `pipeline` from now on, starting with this page.
@@ -79,24 +80,17 @@ pub fn track(pipeline: &Rc<Pipeline>, name: &JsValue, properties: &JsValue) -> P
             return Promise::reject(&error);
         }
     };
-    let verdict = with_record(|record| record.event(js_sys::Date::now(), &note.title));
+    let mut record = load();
+    let verdict = record.event(js_sys::Date::now(), &note.title);
+    keep(&record);
     if verdict == EventVerdict::Kept {
         let title = JsValue::from_str(&note.title);
         let notes = Array::of1(&pair("title", &title, "description", &JsValue::from_str(&note.description)));
         let fields = pair("notes", &notes, "attributes", &pair("last_event", &title, "", &JsValue::UNDEFINED));
         return Pipeline::add(pipeline, fields, None);
     }
-    let me = Rc::as_ptr(pipeline) as usize;
-    let first = TRACKER.with(|tracker| {
-        let warned = &mut tracker.borrow_mut().warned;
-        let first = !warned.contains(&me);
-        if first {
-            warned.push(me);
-        }
-        first
-    });
-    if first {
-        let message = "track(\"".to_string() + &note.title + "\") " + verdict.reason() + " (said once)";
+    if !TRACKER.with(|tracker| std::mem::replace(&mut tracker.borrow_mut().warned, true)) {
+        let message = "track(\"".to_string() + &note.title + "\") " + verdict.reason() + " (said once a page)";
         let error = CompanionError::Limit(message).into();
         pipeline.emit(Event::Warning, &pair("error", &error, "", &JsValue::UNDEFINED));
     }
@@ -152,7 +146,9 @@ fn note_page() {
         counts
     });
     if counts {
-        with_record(|record| record.page_view(js_sys::Date::now(), &path));
+        let mut record = load();
+        record.page_view(js_sys::Date::now(), &path);
+        keep(&record);
     }
 }
 
@@ -167,7 +163,7 @@ fn send_context() {
     let document = web_sys::window().and_then(|w| w.document()).map(JsValue::from).unwrap_or_default();
     let title = Reflect::get(&document, &"title".into()).ok().and_then(|t| t.as_string()).unwrap_or_default();
     let iso = |ms: f64| String::from(js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string());
-    let Some(attributes) = with_record(|record| record.attributes(&title, iso)) else { return };
+    let Some(attributes) = load().attributes(&title, iso) else { return };
     let object = Object::new();
     for (key, value) in attributes {
         let _ = Reflect::set(&object, &key.into(), &JsValue::from_str(&value));
@@ -177,57 +173,40 @@ fn send_context() {
 }
 
 /// Page views of single-page apps: the Navigation API's `currententrychange` where the
-/// browser has it (every same-document navigation, however the router makes it); else
-/// `popstate` and `history.pushState`/`replaceState` wrapped, calling the site's originals
-/// with the same arguments and returning (or throwing) what they do.
+/// browser has it (every same-document navigation, however the router makes it). Where it
+/// is missing, `popstate`, and a look at the address every [`ADDRESS_POLL_MS`] for
+/// `pushState`/`replaceState`: the site's History API and router are never touched (views
+/// less than that apart may count as the last one alone).
 fn follow_navigations() {
     let Some(window) = web_sys::window() else { return };
-    let on_navigation = Closure::<dyn FnMut()>::new(note_page);
-    let callback: &Function = on_navigation.as_ref().unchecked_ref();
     let navigation = Reflect::get(&window, &"navigation".into()).unwrap_or_default();
-    if navigation.is_object() {
-        let _ = navigation
-            .unchecked_ref::<web_sys::EventTarget>()
-            .add_event_listener_with_callback("currententrychange", callback);
+    let (target, event) = if navigation.is_object() {
+        (navigation.unchecked_into::<web_sys::EventTarget>(), "currententrychange")
     } else {
-        let _ = window.add_event_listener_with_callback("popstate", callback);
-        let history = Reflect::get(&window, &"history".into()).unwrap_or_default();
-        for method in ["pushState", "replaceState"] {
-            let Some(original) =
-                Reflect::get(&history, &method.into()).ok().and_then(|f| f.dyn_into::<Function>().ok())
-            else {
-                continue;
-            };
-            let target = history.clone();
-            let wrapper = Closure::<dyn FnMut(JsValue, JsValue, JsValue) -> Result<JsValue, JsValue>>::new(
-                move |state: JsValue, unused: JsValue, url: JsValue| {
-                    let result = original.call3(&target, &state, &unused, &url);
-                    if result.is_ok() {
-                        note_page();
-                    }
-                    result
-                },
-            );
-            let _ = Reflect::set(&history, &method.into(), wrapper.as_ref());
-            wrapper.forget(); // for the page's lifetime, as the site's router holds it
-        }
-    }
-    on_navigation.forget();
+        Interval::new(ADDRESS_POLL_MS, note_page).forget();
+        (window.into(), "popstate")
+    };
+    let on_navigation = Closure::<dyn FnMut()>::new(note_page);
+    let _ = target.add_event_listener_with_callback(event, on_navigation.as_ref().unchecked_ref());
+    on_navigation.forget(); // for the page's lifetime
 }
 
 fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-/// Runs `change` on the stored record (another tab may have written it) and keeps it.
-/// Without storage, each page starts from an empty record.
-fn with_record<R>(change: impl FnOnce(&mut Visits) -> R) -> R {
-    let storage = local_storage();
-    let text = storage.as_ref().and_then(|s| s.get_item(RECORD_KEY).ok().flatten()).unwrap_or_default();
-    let mut record = Visits::from_text(&text);
-    let result = change(&mut record);
-    if let Some(storage) = storage {
+/// The stored record (another tab may have written it); without storage, an empty one:
+/// each page then starts afresh.
+#[inline(never)]
+fn load() -> Visits {
+    let text = local_storage().and_then(|storage| storage.get_item(RECORD_KEY).ok().flatten());
+    Visits::from_text(&text.unwrap_or_default())
+}
+
+/// Stores `record` for the next pages and tabs.
+#[inline(never)]
+fn keep(record: &Visits) {
+    if let Some(storage) = local_storage() {
         let _ = storage.set_item(RECORD_KEY, &record.to_text());
     }
-    result
 }
