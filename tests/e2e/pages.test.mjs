@@ -123,3 +123,28 @@ test('without the Navigation API, pushState and popstate still count, and the Hi
   assert.deepEqual(pageErrors, []);
   await context.close();
 });
+
+test('the <script> include takes data-track-pages, and its queue takes track', { timeout: 30_000 }, async () => {
+  const context = await env.browser.newContext();
+  const uuid = '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a';
+  await context.addInitScript((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
+  const page = `<!doctype html><html><head><title>Include</title>
+    <script id="Reekolect-messenger-widget" src="/widget/none.js" defer>demoBot01,demoCustomer01</script>
+    <script>
+    !function(w,r){r=w.reekolect=w.reekolect||[];["identify","setAttributes","addTags","addNote","setStatus","assignAgent","updateLead","flush","reset","on","off","captureForms","captureForm","setConsent","track"].forEach(function(m){r[m]=r[m]||function(){r.push([m].concat([].slice.call(arguments)))}})}(window);
+    reekolect.track('include loaded', { queued: true });
+    </script>
+    <script async src="/pkg/reekolect-companion.js" data-proxy-url="/" data-track-pages></script>
+    </head><body>include</body></html>`;
+  await context.route('**/include/page.html?*', (route) => route.fulfill({ contentType: 'text/html', body: page }));
+  const tab = await context.newPage();
+  const pageErrors = [];
+  tab.on('pageerror', (error) => pageErrors.push(error.message));
+  await tab.goto(`${env.proxy.url}/include/page.html?token=s3cr3t`);
+  const { lead, attributes } = await leadWhen(uuid, (a) => a.page_trail === '/include/page.html' && a.last_event);
+  assert.equal(attributes.last_page, '/include/page.html — Include');
+  assert.equal(attributes.last_event, 'include loaded');
+  assert.deepEqual(lead.profile.notes.map((n) => [n.title, n.description]), [['include loaded', 'queued: true']]);
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+});
