@@ -36,7 +36,8 @@ export interface CompanionConfig {
    * Send page context as lead attributes: `first_seen`, `last_seen` (ISO-8601 UTC), `visits`
    * (a visit starts after 30 minutes without a page view), `last_page` ("/path — title") and
    * `page_trail` (the visit's last 10 paths, " › " between them). Paths only: never the query
-   * string or fragment. Single-page-app navigations count. Off by default.
+   * string or fragment. Single-page-app navigations count (the Navigation API, or popstate and
+   * a look at the address every 250 ms). Off by default. See docs/page-context.md.
    */
   trackPages?: boolean;
 }
@@ -173,7 +174,9 @@ export interface Companion {
    * Tracks a site event: a note titled `name` (1 to 200 characters) whose description is the
    * properties as `key: value` lines, and the attribute `last_event` = `name`. The same name is
    * kept at most once per 10 minutes, and at most 20 events a visit: further calls resolve
-   * without sending (`{ success: true, message }`) and emit `warning` once.
+   * without sending (`{ success: true, message }`), and the first of them on the page emits
+   * `warning` (`code: 'limit'`). Invalid input rejects (`code: 'invalid'`, field `name`,
+   * `properties` or `properties.<key>`).
    */
   track(name: string, properties?: EventProperties): Promise<LeadAnswer>;
   /** Sends what is waiting now (parked retries too); resolves when that pass is over. */

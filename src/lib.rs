@@ -125,7 +125,7 @@ impl Companion {
     /// Tracks a site event: a note titled `name` with the `properties` (`{ key: value }`
     /// of strings, numbers, booleans) as `key: value` lines, and the attribute `last_event`.
     /// The same name at most once per 10 minutes, at most 20 events a visit: further calls
-    /// resolve without sending (and emit `warning` once).
+    /// resolve without sending (the first of them on the page emits `warning`).
     pub fn track(&self, name: JsValue, properties: JsValue) -> Promise {
         pages::track(&self.pipeline, &name, &properties)
     }
