@@ -20,7 +20,9 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocati
   cargo build --quiet --profile wasm-release --target wasm32-unknown-unknown -p reekolect-companion \
   -Zbuild-std=std,panic_abort --target-dir target/bundle
 rm -rf dist && mkdir -p dist
-wasm-bindgen --target web --out-dir dist target/bundle/wasm32-unknown-unknown/wasm-release/reekolect_companion.wasm
+# --encode-into always: every browser the companion supports has TextEncoder#encodeInto, so the
+# glue needs no fallback for strings passed to wasm (45 B).
+wasm-bindgen --target web --encode-into always --out-dir dist target/bundle/wasm32-unknown-unknown/wasm-release/reekolect_companion.wasm
 # The npm binaryen's wasm-opt: Debian's older one corrupts modules from this Rust.
 # --low-memory-unused: the stack comes first (addresses 0 to 1 MiB, growing down from the top),
 # so the low 1 KiB is never used and constant offsets fold into loads and stores (0.4 KB).
