@@ -52,7 +52,7 @@ fn string(object: &JsValue, field: &str, path: &str) -> Result<Option<String>, F
 }
 
 /// An attribute value: a string, or a number or boolean written as JS writes it.
-fn scalar(value: &JsValue, path: &str) -> Result<String, FieldError> {
+pub(crate) fn scalar(value: &JsValue, path: &str) -> Result<String, FieldError> {
     if let Some(text) = value.as_string() {
         return Ok(text);
     }

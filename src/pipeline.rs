@@ -186,6 +186,7 @@ impl Pipeline {
     /// site's logout): callers still waiting are rejected with `code: "reset"`.
     pub fn reset(&self) {
         crate::attribution::forget();
+        crate::pages::forget();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.outbox = Outbox::default();
@@ -419,7 +420,7 @@ impl Pipeline {
         }
     }
 
-    fn emit(&self, event: Event, detail: &JsValue) {
+    pub(crate) fn emit(&self, event: Event, detail: &JsValue) {
         let handlers = self.listeners.borrow().of(event);
         dispatch(handlers, detail);
     }
@@ -570,7 +571,7 @@ fn reject_all(waiters: impl IntoIterator<Item = (Function, Function)>, error: &J
 }
 
 /// The answer for callers whose update needs no request: `{ success: true, message }`.
-fn done_without_sending(message: &str) -> JsValue {
+pub(crate) fn done_without_sending(message: &str) -> JsValue {
     let answer = object("success", &JsValue::TRUE);
     let _ = js_sys::Reflect::set(&answer, &"message".into(), &JsValue::from_str(message));
     answer
