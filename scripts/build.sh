@@ -33,7 +33,7 @@ wasm-bindgen --target web --encode-into always --out-dir "$glue" target/bundle/w
 # inlined only when it is tiny. Inlining every single-caller function (the default) made the
 # module smaller raw but 2.3 KB larger gzipped: each call site got its own copy of code that
 # compresses well when it stays one shared function. -Os rather than -Oz: 0.1 KB less with it.
-node_modules/.bin/wasm-opt -Os -ocimfs 20 --converge --low-memory-unused --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+node_modules/.bin/wasm-opt -Os -ocimfs 20 -aimfs 3 --converge --low-memory-unused --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals --strip-producers --strip-target-features \
   -o "$glue/reekolect_companion_bg.wasm" "$glue/reekolect_companion_bg.wasm"
 node scripts/shorten-wasm-names.mjs "$glue"

@@ -6,6 +6,7 @@
 
 use crate::error::CompanionError;
 use crate::events::Event;
+use crate::js::object;
 use crate::pipeline::Pipeline;
 use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Array, Object, Promise, Reflect};
@@ -63,7 +64,7 @@ pub fn consent_given() {
 /// Forgets the record and drops the context not yet sent (`reset()`: the next visitor of
 /// a shared device starts clean).
 pub fn forget() {
-    if let Some(storage) = local_storage() {
+    if let Some(storage) = crate::store::local() {
         let _ = storage.remove_item(RECORD_KEY);
     }
     TRACKER.with(|tracker| tracker.borrow_mut().timer = None);
@@ -74,25 +75,21 @@ pub fn forget() {
 pub fn track(pipeline: &Rc<Pipeline>, name: &JsValue, properties: &JsValue) -> Promise {
     let note = match read_event(name, properties) {
         Ok(note) => note,
-        Err(broken) => {
-            let error = JsValue::from(CompanionError::Invalid(vec![broken]));
-            pipeline.emit(Event::Invalid, &pair("error", &error, "", &JsValue::UNDEFINED));
-            return Promise::reject(&error);
-        }
+        Err(broken) => return pipeline.refuse(CompanionError::Invalid(vec![broken])),
     };
     let mut record = load();
     let verdict = record.event(js_sys::Date::now(), &note.title);
     keep(&record);
     if verdict == EventVerdict::Kept {
-        let title = JsValue::from_str(&note.title);
-        let notes = Array::of1(&pair("title", &title, "description", &JsValue::from_str(&note.description)));
-        let fields = pair("notes", &notes, "attributes", &pair("last_event", &title, "", &JsValue::UNDEFINED));
+        let notes = Array::of1(&crate::convert::pair("title", &note.title, "description", &note.description));
+        let fields = object("notes", &notes);
+        let _ = Reflect::set(&fields, &"attributes".into(), &object("last_event", &note.title.as_str().into()));
         return Pipeline::add(pipeline, fields, None);
     }
     if !TRACKER.with(|tracker| std::mem::replace(&mut tracker.borrow_mut().warned, true)) {
         let message = "track(\"".to_string() + &note.title + "\") " + verdict.reason() + " (said once a page)";
         let error = CompanionError::Limit(message).into();
-        pipeline.emit(Event::Warning, &pair("error", &error, "", &JsValue::UNDEFINED));
+        pipeline.emit(Event::Warning, &object("error", &error));
     }
     Promise::resolve(&crate::pipeline::done_without_sending(verdict.reason()))
 }
@@ -105,25 +102,10 @@ fn read_event(name: &JsValue, properties: &JsValue) -> Result<Note, FieldError> 
         if !properties.is_object() || Array::is_array(properties) || properties.is_function() {
             return Err(FieldError::new("properties", "must be an object like { plan: \"pro\" }"));
         }
-        for entry in Object::entries(properties.unchecked_ref()).iter() {
-            let entry: Array = entry.unchecked_into();
-            let key = entry.get(0).as_string().unwrap_or_default();
-            // Read as attribute values are: strings, numbers and booleans, in the same words.
-            let value = crate::convert::scalar(&entry.get(1), &("properties.".to_string() + &key))?;
-            pairs.push((key, value));
-        }
+        // Read as attribute values are: strings, numbers and booleans, in the same words.
+        pairs = crate::convert::flat_object(properties, "properties.")?;
     }
     event_note(&name, &pairs)
-}
-
-/// `{ [first]: a, [second]: b }` (no second key when it is empty).
-fn pair(first: &str, a: &JsValue, second: &str, b: &JsValue) -> JsValue {
-    let object = Object::new();
-    let _ = Reflect::set(&object, &first.into(), a);
-    if !second.is_empty() {
-        let _ = Reflect::set(&object, &second.into(), b);
-    }
-    object.into()
 }
 
 /// Records a view of the current page, unless it is the page last recorded or consent is
@@ -164,12 +146,11 @@ fn send_context() {
     let title = Reflect::get(&document, &"title".into()).ok().and_then(|t| t.as_string()).unwrap_or_default();
     let iso = |ms: f64| String::from(js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string());
     let Some(attributes) = load().attributes(&title, iso) else { return };
-    let object = Object::new();
+    let values = Object::new();
     for (key, value) in attributes {
-        let _ = Reflect::set(&object, &key.into(), &JsValue::from_str(&value));
+        let _ = Reflect::set(&values, &key.into(), &JsValue::from_str(&value));
     }
-    let fields = pair("attributes", &object, "", &JsValue::UNDEFINED);
-    crate::js::ignore_rejection(&Pipeline::add(&pipeline, fields, None));
+    crate::js::ignore_rejection(&Pipeline::add(&pipeline, object("attributes", &values), None));
 }
 
 /// Page views of single-page apps: the Navigation API's `currententrychange` where the
@@ -191,22 +172,18 @@ fn follow_navigations() {
     on_navigation.forget(); // for the page's lifetime
 }
 
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
 /// The stored record (another tab may have written it); without storage, an empty one:
 /// each page then starts afresh.
 #[inline(never)]
 fn load() -> Visits {
-    let text = local_storage().and_then(|storage| storage.get_item(RECORD_KEY).ok().flatten());
+    let text = crate::store::local().and_then(|storage| storage.get_item(RECORD_KEY).ok().flatten());
     Visits::from_text(&text.unwrap_or_default())
 }
 
 /// Stores `record` for the next pages and tabs.
 #[inline(never)]
 fn keep(record: &Visits) {
-    if let Some(storage) = local_storage() {
+    if let Some(storage) = crate::store::local() {
         let _ = storage.set_item(RECORD_KEY, &record.to_text());
     }
 }

@@ -114,13 +114,16 @@ impl Pipeline {
     pub fn add(this: &Rc<Self>, fields: JsValue, allowed: Option<&[&str]>) -> Promise {
         let update = match prepare(&fields, allowed) {
             Ok(update) => update,
-            Err(error) => {
-                let error = JsValue::from(error);
-                this.emit(Event::Invalid, &object("error", &error));
-                return Promise::reject(&error);
-            }
+            Err(error) => return this.refuse(error),
         };
         Self::enqueue(this, update)
+    }
+
+    /// Rejects a call that broke a rule, and emits `invalid` for it.
+    pub fn refuse(&self, error: CompanionError) -> Promise {
+        let error = JsValue::from(error);
+        self.emit(Event::Invalid, &object("error", &error));
+        Promise::reject(&error)
     }
 
     /// Emits `invalid` for rules a capture broke (the rest of it was kept).

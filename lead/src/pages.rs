@@ -12,7 +12,7 @@
 
 use crate::text::{decimal, join};
 use crate::validate::text;
-use crate::{FieldError, Limits, Note};
+use crate::{Attribute, FieldError, Limits, Note};
 
 /// A visit ends after this long without a page view (30 minutes).
 pub const VISIT_GAP_MS: f64 = 30.0 * 60_000.0;
@@ -210,11 +210,11 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 /// The note of an event: titled `name` (trimmed; 1 to [`Limits::SHORT_TEXT`] characters),
-/// its description the `(key, value)` properties as `key: value` lines (at most
+/// its description the properties as `key: value` lines (at most
 /// [`Limits::LONG_TEXT`] characters). A broken rule is named as `name` or `properties`.
 /// The event also sets the attribute `last_event` to the note's title.
-pub fn event_note(name: &str, properties: &[(String, String)]) -> Result<Note, FieldError> {
-    let lines: Vec<String> = properties.iter().map(|(key, value)| key.clone() + ": " + value).collect();
+pub fn event_note(name: &str, properties: &[Attribute]) -> Result<Note, FieldError> {
+    let lines: Vec<String> = properties.iter().map(|p| p.key.clone() + ": " + &p.value).collect();
     let title = text(name.into(), 1, Limits::SHORT_TEXT, false).map_err(|rule| FieldError::new("name", rule))?;
     let description = text(join(lines.iter().map(String::as_str), "\n"), 0, Limits::LONG_TEXT, true)
         .map_err(|rule| FieldError::new("properties", rule))?;
@@ -224,7 +224,11 @@ pub fn event_note(name: &str, properties: &[(String, String)]) -> Result<Note, F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{validate_fields, Attribute, Lead};
+    use crate::{validate_fields, Lead};
+
+    fn property(key: &str, value: &str) -> Attribute {
+        Attribute { key: key.into(), value: value.into() }
+    }
 
     const MINUTE: f64 = 60_000.0;
 
@@ -429,8 +433,7 @@ mod tests {
 
     #[test]
     fn an_event_is_a_note() {
-        let properties =
-            [("plan".to_string(), "pro".to_string()), ("seats".into(), "3".into()), ("annual".into(), "true".into())];
+        let properties = [property("plan", "pro"), property("seats", "3"), property("annual", "true")];
         let note = event_note(" pricing viewed ", &properties).unwrap();
         assert_eq!(note.title, "pricing viewed");
         assert_eq!(note.description, "plan: pro\nseats: 3\nannual: true");
@@ -451,9 +454,9 @@ mod tests {
         assert_eq!(long, Err(FieldError::new("name", "must be at most 200 characters")));
         assert!(event_note(&"n".repeat(200), &[]).is_ok());
         assert_eq!(event_note("a\u{1b}b", &[]).unwrap_err().field, "name");
-        let huge = [("text".to_string(), "x".repeat(5000))];
+        let huge = [property("text", &"x".repeat(5000))];
         assert_eq!(event_note("ok", &huge), Err(FieldError::new("properties", "must be at most 5000 characters")));
-        let control = [("text".to_string(), "bell\u{7}".to_string())];
+        let control = [property("text", "bell\u{7}")];
         assert_eq!(
             event_note("ok", &control),
             Err(FieldError::new("properties", "must not contain control characters"))
