@@ -8,21 +8,20 @@ use crate::error::CompanionError;
 use crate::events::Event;
 use crate::js::object;
 use crate::pipeline::Pipeline;
-use gloo_timers::callback::{Interval, Timeout};
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Object, Promise, Reflect};
 use reekolect_lead::pages::{event_note, page_path, EventVerdict, Visits};
 use reekolect_lead::{FieldError, Note};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 
 /// Where the record lives: per browser, as the visits it counts.
 const RECORD_KEY: &str = "reekolect:visits";
 /// How long after a navigation its page is read: routers set the title after the URL.
 const TITLE_SETTLE_MS: u32 = 100;
-/// How often the address is looked at where the Navigation API is missing.
-const ADDRESS_POLL_MS: u32 = 250;
 
 /// The page's one tracker, whichever companion records.
 struct Tracker {
@@ -112,9 +111,7 @@ fn read_event(name: &JsValue, properties: &JsValue) -> Result<Note, FieldError> 
 /// missing; its context is sent once the title has settled (a burst of navigations is one
 /// update).
 fn note_page() {
-    let Some(window) = web_sys::window() else { return };
-    let pathname = Reflect::get(&window.location(), &"pathname".into()).ok().and_then(|p| p.as_string());
-    let path = page_path(&pathname.unwrap_or_default()).to_string();
+    let path = page_path(&pathname()).to_string();
     let counts = TRACKER.with(|tracker| {
         let mut tracker = tracker.borrow_mut();
         let counts = tracker.pipeline.as_ref().is_some_and(|p| p.consented())
@@ -142,8 +139,7 @@ fn send_context() {
         tracker.pipeline.clone()
     });
     let Some(pipeline) = pipeline else { return };
-    let document = web_sys::window().and_then(|w| w.document()).map(JsValue::from).unwrap_or_default();
-    let title = Reflect::get(&document, &"title".into()).ok().and_then(|t| t.as_string()).unwrap_or_default();
+    let title = title();
     let iso = |ms: f64| String::from(js_sys::Date::new(&JsValue::from_f64(ms)).to_iso_string());
     let Some(attributes) = load().attributes(&title, iso) else { return };
     let values = Object::new();
@@ -153,23 +149,31 @@ fn send_context() {
     crate::js::ignore_rejection(&Pipeline::add(&pipeline, object("attributes", &values), None));
 }
 
-/// Page views of single-page apps: the Navigation API's `currententrychange` where the
-/// browser has it (every same-document navigation, however the router makes it). Where it
-/// is missing, `popstate`, and a look at the address every [`ADDRESS_POLL_MS`] for
-/// `pushState`/`replaceState`: the site's History API and router are never touched (views
-/// less than that apart may count as the last one alone).
+// Page views of single-page apps: the Navigation API's `currententrychange` where the
+// browser has it (every same-document navigation, however the router makes it). Where it
+// is missing, `popstate`, and a look at the address every 250 ms for
+// `pushState`/`replaceState`: the site's History API and router are never touched (views
+// less than that apart may count as the last one alone). Listening is a few lines of JS,
+// far smaller than the same through web-sys; what counts as a view is decided in Rust.
+#[wasm_bindgen(inline_js = "export function follow(view) {
+  var navigation = globalThis.navigation;
+  if (navigation && navigation.addEventListener) navigation.addEventListener('currententrychange', view);
+  else { addEventListener('popstate', view); setInterval(view, 250); }
+}
+export function pathname() { return location.pathname; }
+export function title() { return globalThis.document ? document.title : ''; }")]
+extern "C" {
+    /// Calls `view` on every same-document navigation, for the page's lifetime.
+    fn follow(view: &JsValue);
+    /// `location.pathname`: query string and fragment are cut off again in Rust ([`page_path`]).
+    fn pathname() -> String;
+    /// `document.title` (empty where there is no document).
+    fn title() -> String;
+}
+
+/// Follows single-page-app navigations (see [`follow`]).
 fn follow_navigations() {
-    let Some(window) = web_sys::window() else { return };
-    let navigation = Reflect::get(&window, &"navigation".into()).unwrap_or_default();
-    let (target, event) = if navigation.is_object() {
-        (navigation.unchecked_into::<web_sys::EventTarget>(), "currententrychange")
-    } else {
-        Interval::new(ADDRESS_POLL_MS, note_page).forget();
-        (window.into(), "popstate")
-    };
-    let on_navigation = Closure::<dyn FnMut()>::new(note_page);
-    let _ = target.add_event_listener_with_callback(event, on_navigation.as_ref().unchecked_ref());
-    on_navigation.forget(); // for the page's lifetime
+    follow(&Closure::<dyn FnMut()>::new(note_page).into_js_value()); // for the page's lifetime
 }
 
 /// The stored record (another tab may have written it); without storage, an empty one:
