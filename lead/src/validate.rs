@@ -557,7 +557,7 @@ mod tests {
                 && local.chars().count() <= 64
                 && !local.starts_with('.')
                 && !local.ends_with('.')
-                && !local.contains("..")
+                && !crate::text::contains(local, "..")
                 && local.chars().all(|c| {
                     !c.is_whitespace()
                         && !c.is_control()
