@@ -32,6 +32,14 @@ export interface CompanionConfig {
   beforeSend?: (payload: WireLead) => Partial<WireLead> | null | undefined;
   /** Send the visitor's first touch (utm_*, referrer, landing page) once, as attributes. */
   attribution?: boolean;
+  /**
+   * Send page context as lead attributes: `first_seen`, `last_seen` (ISO-8601 UTC), `visits`
+   * (a visit starts after 30 minutes without a page view), `last_page` ("/path — title") and
+   * `page_trail` (the visit's last 10 paths, " › " between them). Paths only: never the query
+   * string or fragment. Single-page-app navigations count (the Navigation API, or popstate and
+   * a look at the address every 250 ms). Off by default. See docs/page-context.md.
+   */
+  trackPages?: boolean;
 }
 
 /** When forms are captured: always on submit; with `onChange`, also after edits settle. */
@@ -69,6 +77,9 @@ export interface LeadFields {
   attributes?: Record<string, string | number | boolean> | { key: string; value: string | number | boolean }[];
 }
 
+/** The properties of a tracked event: flat strings, numbers and booleans. */
+export type EventProperties = Record<string, string | number | boolean>;
+
 /** Who the visitor is: the fields `identify()` takes. */
 export type VisitorTraits = Pick<LeadFields, 'name' | 'email' | 'phone' | 'dialCode' | 'picture'>;
 
@@ -92,7 +103,7 @@ export interface LeadAnswer {
 /** What a failed call rejects with. */
 export interface ReekolectError extends Error {
   name: 'ReekolectError';
-  code: 'config' | 'invalid' | 'context' | 'rejected' | 'storage' | 'reset' | 'hook';
+  code: 'config' | 'invalid' | 'context' | 'rejected' | 'storage' | 'reset' | 'hook' | 'limit';
   /** For `invalid`: the first field that broke a rule, and the rule. */
   field?: string;
   rule?: string;
@@ -126,7 +137,10 @@ export interface CompanionEvents {
   failed: { update: WireLead; error: ReekolectError };
   /** A call broke a rule and was not queued. */
   invalid: { error: ReekolectError };
-  /** Something degraded without losing updates (web storage blocked or full: the outbox lives in memory). */
+  /**
+   * Something degraded without losing updates (web storage blocked or full: the outbox lives
+   * in memory), or `track()` went over its limits (`code: 'limit'`, said once a page).
+   */
   warning: { error: ReekolectError };
 }
 
@@ -156,6 +170,15 @@ export interface Companion {
   setStatus(status: LeadStatus | Lowercase<LeadStatus>): Promise<LeadAnswer>;
   /** Assigns the chat to an agent. */
   assignAgent(agentId: string): Promise<LeadAnswer>;
+  /**
+   * Tracks a site event: a note titled `name` (1 to 200 characters) whose description is the
+   * properties as `key: value` lines, and the attribute `last_event` = `name`. The same name is
+   * kept at most once per 10 minutes, and at most 20 events a visit: further calls resolve
+   * without sending (`{ success: true, message }`), and the first of them on the page emits
+   * `warning` (`code: 'limit'`). Invalid input rejects (`code: 'invalid'`, field `name`,
+   * `properties` or `properties.<key>`).
+   */
+  track(name: string, properties?: EventProperties): Promise<LeadAnswer>;
   /** Sends what is waiting now (parked retries too); resolves when that pass is over. */
   flush(): Promise<void>;
   /** Forgets every update not yet sent (on logout, on a shared device); their promises reject with `code: 'reset'`. */

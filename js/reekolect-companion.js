@@ -1,7 +1,8 @@
 // Reekolect Companion for a plain <script async> include. Configured by the data-*
 // attributes of its own tag (data-proxy-url, data-uuid-key, data-bot-id, data-customer-id,
-// data-bot-page-url, data-batch-window-ms). Calls queued on window.reekolect before it
-// loaded (by the inline snippet) are replayed in order; afterwards the same global is the API.
+// data-bot-page-url, data-batch-window-ms, data-track-pages, …). Calls queued on
+// window.reekolect before it loaded (by the inline snippet) are replayed in order;
+// afterwards the same global is the API.
 // scripts/build.sh bundles it with the loader and the wasm-bindgen glue into one classic
 // script, so the only request after this one is the .wasm, which this file starts itself
 // (once the page has loaded, at low priority: docs/loading.md).
@@ -10,8 +11,8 @@ import { loader } from './load.js';
 (function () {
   'use strict';
   var METHODS = ['identify', 'setAttributes', 'addTags', 'addNote', 'setStatus', 'assignAgent',
-    'updateLead', 'flush', 'reset', 'on', 'off', 'context', 'captureForms', 'captureForm', 'setConsent', 'setVisitorToken'];
-  var FLAGS = ['captureForms', 'requireConsent', 'attribution'];
+    'updateLead', 'flush', 'reset', 'on', 'off', 'context', 'captureForms', 'captureForm', 'setConsent', 'setVisitorToken', 'track'];
+  var FLAGS = ['captureForms', 'requireConsent', 'attribution', 'trackPages'];
   var script = document.currentScript;
   var queue = window.reekolect = window.reekolect || [];
   if (queue.loaded || !script) return; // included twice, or not as a classic script

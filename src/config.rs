@@ -7,7 +7,7 @@ use reekolect_lead::text::{decimal, join};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// The names of the options `init()` takes.
-const OPTIONS: [&str; 14] = [
+const OPTIONS: [&str; 15] = [
     "proxyUrl",
     "uuidKey",
     "botId",
@@ -22,6 +22,7 @@ const OPTIONS: [&str; 14] = [
     "visitorToken",
     "beforeSend",
     "attribution",
+    "trackPages",
 ];
 
 /// The longest batch window allowed: longer would hold updates past a typical page visit.
@@ -51,6 +52,8 @@ pub struct Config {
     pub visitor_token: Option<String>,
     /// Send the visitor's first touch (utm_*, referrer, landing page) once, as attributes.
     pub attribution: bool,
+    /// Send page context (visits, last page, trail) as attributes: see [`crate::pages`].
+    pub track_pages: bool,
     /// `beforeSend(payload) => payload | null`: the site's last look at each update.
     pub before_send: Option<js_sys::Function>,
     /// The retry schedule, from `retryBaseMs` (default 1000) and `retryMaxMs` (default 300000).
@@ -139,6 +142,7 @@ impl Config {
             require_consent: options.flag("requireConsent")?,
             visitor_token: options.string("visitorToken")?,
             attribution: options.flag("attribution")?,
+            track_pages: options.flag("trackPages")?,
             before_send,
             backoff: Backoff { base_ms: f64::from(retry_base_ms), max_ms: f64::from(retry_max_ms) },
             lead_endpoint: base.to_string() + "/lead",

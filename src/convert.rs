@@ -152,12 +152,7 @@ pub fn lead_from_js(value: &JsValue, allowed: &[&str]) -> Result<Lead, FieldErro
                 pairs.push(Attribute { key, value });
             }
         } else if attributes.is_object() && !attributes.is_function() {
-            for entry in Object::entries(attributes.unchecked_ref()).iter() {
-                let entry: Array = entry.unchecked_into();
-                let key = entry.get(0).as_string().unwrap_or_default();
-                let value = scalar(&entry.get(1), &("attributes.".to_string() + &key))?;
-                pairs.push(Attribute { key, value });
-            }
+            pairs = flat_object(&attributes, "attributes.")?;
         } else {
             return Err(FieldError::new("attributes", "must be { key: value } or a list of { key, value }"));
         }
@@ -166,8 +161,21 @@ pub fn lead_from_js(value: &JsValue, allowed: &[&str]) -> Result<Lead, FieldErro
     Ok(lead)
 }
 
+/// The `{ key: value }` pairs of a flat object (attributes, an event's properties), each
+/// value read by [`scalar`]; a broken rule is named `<prefix><key>`.
+pub(crate) fn flat_object(object: &JsValue, prefix: &str) -> Result<Vec<Attribute>, FieldError> {
+    let mut pairs = Vec::new();
+    for entry in Object::entries(object.unchecked_ref()).iter() {
+        let entry: Array = entry.unchecked_into();
+        let key = entry.get(0).as_string().unwrap_or_default();
+        let value = scalar(&entry.get(1), &(prefix.to_string() + &key))?;
+        pairs.push(Attribute { key, value });
+    }
+    Ok(pairs)
+}
+
 /// `{ [first]: a, [second]: b }` with string values.
-fn pair(first: &str, a: &str, second: &str, b: &str) -> JsValue {
+pub(crate) fn pair(first: &str, a: &str, second: &str, b: &str) -> JsValue {
     let item = Object::new();
     set(&item, first, &JsValue::from_str(a));
     set(&item, second, &JsValue::from_str(b));

@@ -26,6 +26,8 @@ pub enum CompanionError {
         /// What the answer said.
         message: String,
     },
+    /// `track()` over its limits: resolved without sending (a `warning`, never a rejection).
+    Limit(String),
 }
 
 impl CompanionError {
@@ -39,6 +41,7 @@ impl CompanionError {
             Self::Reset => "reset",
             Self::Hook(_) => "hook",
             Self::Rejected { .. } => "rejected",
+            Self::Limit(_) => "limit",
         }
     }
 
@@ -60,6 +63,7 @@ impl CompanionError {
             Self::Rejected { status, message } => {
                 "Reekolect: the proxy answered ".to_string() + &decimal((*status).into()) + ": " + message
             }
+            Self::Limit(message) => "Reekolect: ".to_string() + message,
         }
     }
 }

@@ -11,7 +11,7 @@ use reekolect_lead::outbox::has_content;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 /// Which forms are captured, and when.
@@ -63,15 +63,20 @@ impl FormCapture {
     fn listen(this: &Rc<Self>) {
         let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
         let me = Rc::clone(this);
-        let on_submit = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            if let Some(form) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) {
+        // Handlers take a plain JsValue, the type the page's other listeners take: one closure
+        // type less in the bundle (its glue and shims).
+        let on_submit = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let Some(form) =
+                event.unchecked_ref::<web_sys::Event>().target().and_then(|t| t.dyn_into::<Element>().ok())
+            {
                 me.capture(&form);
             }
         });
         let me = Rc::clone(this);
-        let on_change = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        let on_change = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
             let Some(debounce) = me.change_debounce_ms.get() else { return };
             let form = event
+                .unchecked_ref::<web_sys::Event>()
                 .target()
                 .and_then(|t| Reflect::get(&t, &"form".into()).ok())
                 .and_then(|f| f.dyn_into::<Element>().ok());

@@ -19,6 +19,7 @@ mod error;
 mod events;
 mod forms;
 mod js;
+mod pages;
 mod pipeline;
 mod store;
 mod transport;
@@ -46,6 +47,9 @@ pub fn create_companion(config: JsValue) -> Result<Companion, JsValue> {
     let config = Config::from_js(config).map_err(JsValue::from)?;
     let capture_all = config.capture_forms;
     let pipeline = Pipeline::start(config);
+    if pipeline.config().track_pages {
+        pages::watch(&pipeline);
+    }
     let forms = forms::FormCapture::new(Rc::clone(&pipeline));
     if capture_all {
         forms::FormCapture::watch(&forms, None, None);
@@ -111,6 +115,14 @@ impl Companion {
         self.single("agentId", &agent_id)
     }
 
+    /// Tracks a site event: a note titled `name` with the `properties` (`{ key: value }`
+    /// of strings, numbers, booleans) as `key: value` lines, and the attribute `last_event`.
+    /// The same name at most once per 10 minutes, at most 20 events a visit: further calls
+    /// resolve without sending (the first of them on the page emits `warning`).
+    pub fn track(&self, name: JsValue, properties: JsValue) -> Promise {
+        pages::track(&self.pipeline, &name, &properties)
+    }
+
     /// Sends what is waiting now instead of at the end of the window. Resolves with the
     /// API's answer (or `undefined` when nothing was waiting).
     pub fn flush(&self) -> Promise {
@@ -172,6 +184,9 @@ impl Companion {
     #[wasm_bindgen(js_name = setConsent)]
     pub fn set_consent(&self, given: bool) {
         Pipeline::set_consent(&self.pipeline, given);
+        if given {
+            pages::consent_given();
+        }
     }
 
     /// Calls `handler` on `event`: "sent", "failed" or "invalid".

@@ -114,13 +114,16 @@ impl Pipeline {
     pub fn add(this: &Rc<Self>, fields: JsValue, allowed: Option<&[&str]>) -> Promise {
         let update = match prepare(&fields, allowed) {
             Ok(update) => update,
-            Err(error) => {
-                let error = JsValue::from(error);
-                this.emit(Event::Invalid, &object("error", &error));
-                return Promise::reject(&error);
-            }
+            Err(error) => return this.refuse(error),
         };
         Self::enqueue(this, update)
+    }
+
+    /// Rejects a call that broke a rule, and emits `invalid` for it.
+    pub fn refuse(&self, error: CompanionError) -> Promise {
+        let error = JsValue::from(error);
+        self.emit(Event::Invalid, &object("error", &error));
+        Promise::reject(&error)
     }
 
     /// Emits `invalid` for rules a capture broke (the rest of it was kept).
@@ -186,6 +189,7 @@ impl Pipeline {
     /// site's logout): callers still waiting are rejected with `code: "reset"`.
     pub fn reset(&self) {
         crate::attribution::forget();
+        crate::pages::forget();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.outbox = Outbox::default();
@@ -419,7 +423,7 @@ impl Pipeline {
         }
     }
 
-    fn emit(&self, event: Event, detail: &JsValue) {
+    pub(crate) fn emit(&self, event: Event, detail: &JsValue) {
         let handlers = self.listeners.borrow().of(event);
         dispatch(handlers, detail);
     }
@@ -570,7 +574,7 @@ fn reject_all(waiters: impl IntoIterator<Item = (Function, Function)>, error: &J
 }
 
 /// The answer for callers whose update needs no request: `{ success: true, message }`.
-fn done_without_sending(message: &str) -> JsValue {
+pub(crate) fn done_without_sending(message: &str) -> JsValue {
     let answer = object("success", &JsValue::TRUE);
     let _ = js_sys::Reflect::set(&answer, &"message".into(), &JsValue::from_str(message));
     answer

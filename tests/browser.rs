@@ -719,3 +719,212 @@ async fn handlers_and_hooks_may_call_the_companion_again() {
     assert!(bodies.iter().any(|b| b.contains(r#""status":"OPEN""#)), "{bodies:?}");
     assert!(bodies.iter().any(|b| b.contains("from-hook")), "{bodies:?}");
 }
+
+// Page context (`trackPages`) and events (`track`). The navigation listeners are the page's
+// once; the latest companion made with `trackPages` records, so each test makes its own
+// first and navigates after.
+
+/// Navigates this document as a single-page app's router does.
+fn navigate(method: &str, url: &str) {
+    Function::new_with_args("method, url", "history[method]({ from: 'router' }, '', url)")
+        .call2(&JsValue::NULL, &method.into(), &url.into())
+        .unwrap();
+}
+
+fn set_title(title: &str) {
+    document().set_title(title);
+}
+
+/// The attributes of a sent body as `key=value` strings.
+fn attributes_of(body: &str) -> Vec<String> {
+    let attributes: js_sys::Array = get(&JSON::parse(body).unwrap(), "attributes").dyn_into().unwrap_or_default();
+    attributes
+        .iter()
+        .map(|a| get(&a, "key").as_string().unwrap() + "=" + &get(&a, "value").as_string().unwrap())
+        .collect()
+}
+
+fn bodies(calls: &JsValue) -> Vec<String> {
+    calls.clone().dyn_into::<js_sys::Array>().unwrap().iter().map(|c| get(&c, "body").as_string().unwrap()).collect()
+}
+
+fn current_path() -> String {
+    web_sys::window().unwrap().location().pathname().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn single_page_navigations_are_page_views_sent_as_one_update() {
+    page_with_visitor();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","trackPages":true}"#).unwrap();
+    let first = current_path();
+    navigate("pushState", "/spa/pricing?plan=pro#faq");
+    set_title("Pricing"); // routers name the page after changing the URL
+    navigate("pushState", "/spa/pricing?plan=team"); // the same path: no new view
+    navigate("pushState", "/spa/docs");
+    navigate("replaceState", "/spa/docs/install");
+    let state = Function::new_no_args("return history.state").call0(&JsValue::NULL).unwrap();
+    assert_eq!(get(&state, "from"), "router", "the router's own state is kept");
+    Function::new_no_args("history.back()").call0(&JsValue::NULL).unwrap(); // popstate: /spa/pricing
+    for _ in 0..50 {
+        if current_path() == "/spa/pricing" {
+            break;
+        }
+        sleep(10).await;
+    }
+    set_title("Pricing plans");
+    settle(rk.flush()).await.unwrap(); // nothing yet: the views wait for the title to settle
+    sleep(600).await;
+    let bodies = bodies(&calls);
+    let stored = local_storage().get_item("reekolect:visits").unwrap();
+    reset_page();
+    assert_eq!(bodies.len(), 1, "a burst of navigations is one request: {bodies:?}");
+    let attributes = attributes_of(&bodies[0]);
+    let trail = format!("page_trail={first} › /spa/pricing › /spa/docs › /spa/docs/install › /spa/pricing");
+    assert_eq!(attributes[2..], ["visits=1".to_string(), "last_page=/spa/pricing — Pricing plans".into(), trail]);
+    let iso =
+        |a: &str| a.split('=').nth(1).is_some_and(|t| t.len() == "2026-12-01T02:11:10.123Z".len() && t.ends_with('Z'));
+    assert!(attributes[0].starts_with("first_seen=") && iso(&attributes[0]), "{attributes:?}");
+    assert!(attributes[1].starts_with("last_seen=") && iso(&attributes[1]), "{attributes:?}");
+    assert!(stored.unwrap_or_default().contains("/spa/docs/install"), "the record is kept for the next pages");
+}
+
+#[wasm_bindgen_test]
+async fn a_query_string_or_fragment_never_reaches_a_request_body() {
+    page_with_visitor();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","trackPages":true,"attribution":true,"batchWindowMs":0}"#).unwrap();
+    navigate("pushState", "/spa/welcome?email=ann%40example.com&token=s3cr3t-t0ken#access_token=f4ke");
+    set_title("Welcome");
+    sleep(300).await;
+    navigate("replaceState", "/spa/welcome?session=0ther-s3cr3t");
+    navigate("pushState", "/spa/account#id_token=f4ke");
+    settle(rk.track("signed up".into(), JSON::parse(r#"{"plan":"pro"}"#).unwrap())).await.unwrap();
+    sleep(300).await;
+    let pending = rk.set_attributes(JSON::parse(r#"{"step":"last"}"#).unwrap());
+    fire_window_event("pagehide"); // the keepalive path too
+    settle(pending).await.unwrap();
+    let bodies = bodies(&calls);
+    reset_page();
+    assert!(bodies.len() >= 3, "{bodies:?}");
+    assert!(bodies.iter().any(|b| b.contains("/spa/welcome › /spa/account")), "{bodies:?}");
+    for body in &bodies {
+        for secret in ["s3cr3t", "ann", "token", "f4ke", "?", "#"] {
+            assert!(!body.contains(secret), "{secret} in {body}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn page_views_wait_for_the_visitor_and_for_consent() {
+    reset_page();
+    add_widget_tag("b1,c1");
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","trackPages":true,"requireConsent":true,"batchWindowMs":0}"#).unwrap();
+    navigate("pushState", "/spa/before-consent");
+    sleep(300).await;
+    assert_eq!(local_storage().get_item("reekolect:visits").unwrap(), None, "nothing is recorded before consent");
+    navigate("pushState", "/spa/consented");
+    rk.set_consent(true);
+    sleep(300).await;
+    let held = storage().get_item("reekolect:held").unwrap().unwrap_or_default();
+    assert!(held.contains("/spa/consented"), "held for the visitor: {held}");
+    assert_eq!(bodies(&calls).len(), 0, "no visitor yet");
+    storage().set_item("Reekolect_uuid", UUID).unwrap();
+    sleep(700).await; // the UUID is looked for every 500 ms
+    let sent = bodies(&calls);
+    rk.set_consent(false); // refused later: the record is forgotten
+    let forgotten = local_storage().get_item("reekolect:visits").unwrap();
+    reset_page();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(attributes_of(&sent[0]).contains(&"page_trail=/spa/consented".to_string()), "{sent:?}");
+    assert_eq!(forgotten, None);
+}
+
+#[wasm_bindgen_test]
+async fn before_send_sees_page_context_and_reset_forgets_it() {
+    page_with_visitor();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let config = JSON::parse(r#"{"proxyUrl":"/p","trackPages":true,"batchWindowMs":0}"#).unwrap();
+    let redact = hook("payload.attributes = payload.attributes.filter((a) => a.key !== 'page_trail'); return payload;");
+    Reflect::set(&config, &"beforeSend".into(), &redact).unwrap();
+    let rk = create_companion(config).unwrap();
+    sleep(300).await;
+    let recorded = local_storage().get_item("reekolect:visits").unwrap();
+    rk.reset();
+    let after_reset = local_storage().get_item("reekolect:visits").unwrap();
+    let bodies = bodies(&calls);
+    reset_page();
+    assert_eq!(bodies.len(), 1);
+    let keys: Vec<String> =
+        attributes_of(&bodies[0]).iter().map(|a| a.split('=').next().unwrap().to_string()).collect();
+    assert_eq!(keys, ["first_seen", "last_seen", "visits", "last_page"]);
+    assert!(recorded.is_some());
+    assert_eq!(after_reset, None, "reset() forgets the visits");
+}
+
+#[wasm_bindgen_test]
+async fn track_sends_a_note_and_last_event_within_its_limits() {
+    page_with_visitor();
+    let calls = stub_fetch(200, r#"{"success":true,"message":"ok","code":200}"#);
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let events = record_events(&rk);
+    let props = JSON::parse(r#"{"plan":"pro","seats":3,"annual":true}"#).unwrap();
+    let answer = settle(rk.track(" pricing viewed ".into(), props)).await.unwrap();
+    assert_eq!(get(&answer, "success"), true);
+    let repeated = settle(rk.track("pricing viewed".into(), JsValue::UNDEFINED)).await.unwrap();
+    assert_eq!(get(&repeated, "message"), "not sent: the same event was tracked less than 10 minutes ago");
+    // 19 more names are kept in this visit, the 21st is not.
+    let more: Vec<Promise> = (1..=19).map(|i| rk.track(format!("step {i}").into(), JsValue::UNDEFINED)).collect();
+    settle(js_sys::Promise::all(&more.into_iter().collect::<js_sys::Array>())).await.unwrap();
+    let over = settle(rk.track("one too many".into(), JsValue::NULL)).await.unwrap();
+    assert_eq!(get(&over, "message"), "not sent: 20 events were tracked in this visit already");
+    let bodies = bodies(&calls);
+    reset_page();
+    assert_eq!(
+        bodies[0],
+        format!(
+            r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","notes":[{{"title":"pricing viewed","description":"plan: pro\nseats: 3\nannual: true"}}],"attributes":[{{"key":"last_event","value":"pricing viewed"}}]}}"#
+        )
+    );
+    let notes: usize = bodies.iter().map(|b| b.matches(r#""title":"#).count()).sum();
+    assert_eq!(notes, 20, "{bodies:?}");
+    assert!(bodies.last().unwrap().ends_with(r#"{"key":"last_event","value":"step 19"}]}"#), "{bodies:?}");
+    let names: Vec<JsValue> = events.iter().map(|e| e.dyn_into::<js_sys::Array>().unwrap().get(0)).collect();
+    let warnings: Vec<JsValue> = events
+        .iter()
+        .map(|e| e.dyn_into::<js_sys::Array>().unwrap())
+        .filter(|e| e.get(0) == "warning")
+        .map(|e| get(&e.get(1), "error"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "warned once: {names:?}");
+    assert_eq!(get(&warnings[0], "code"), "limit");
+    assert!(message(&warnings[0]).contains("track(\"pricing viewed\") not sent"), "{}", message(&warnings[0]));
+}
+
+#[wasm_bindgen_test]
+async fn an_invalid_event_rejects_naming_the_field_and_sends_nothing() {
+    page_with_visitor();
+    let calls = stub_fetch(200, "{}");
+    let rk = companion(r#"{"proxyUrl":"/p","batchWindowMs":0}"#).unwrap();
+    let events = record_events(&rk);
+    let long = "n".repeat(201);
+    let cases: [(JsValue, &str, &str); 6] = [
+        ("  ".into(), "null", "name: must not be empty"),
+        (long.as_str().into(), "null", "name: must be at most 200 characters"),
+        (JsValue::from(5), "null", "name: must be a string"),
+        ("ok".into(), r#"{"plan":{"nested":true}}"#, "properties.plan: must be a string, number or boolean"),
+        ("ok".into(), r#"["pro"]"#, "properties: must be an object"),
+        ("ok".into(), r#""pro""#, "properties: must be an object"),
+    ];
+    for (name, properties, expected) in cases {
+        let error = settle(rk.track(name, JSON::parse(properties).unwrap())).await.unwrap_err();
+        assert!(message(&error).contains(expected), "{expected}: {}", message(&error));
+        assert_eq!(get(&error, "code"), "invalid");
+    }
+    sleep(50).await;
+    let bodies = bodies(&calls);
+    reset_page();
+    assert_eq!(bodies.len(), 0);
+    assert_eq!(events.length(), 6, "each emits invalid");
+}

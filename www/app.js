@@ -1,5 +1,6 @@
 // The demo site's own script: the companion (the <script async> include in the page head,
-// with data-capture-forms) captures both forms into the chat lead; this script only tells
+// with data-capture-forms and data-track-pages) captures both forms into the chat lead, and
+// the pages seen; this script only tells
 // the visitor how it went. It talks to the companion through the include's queue, so it
 // never waits for the companion to load, and the page never waits for either.
 (() => {
@@ -22,7 +23,8 @@
 
   reekolect.push(
     ['on', 'invalid', ({ error }) => leftOut.push(...(error.errors ?? []).map((e) => `${e.field}: ${e.rule}`))],
-    ['on', 'sent', () => {
+    ['on', 'sent', ({ update }) => {
+      if (!update.name && !update.email && !update.notes) return; // page context only, not a form
       show(leftOut.length ? `Sent, but left out ${leftOut.join('; ')}` : 'Thanks! We have your details and will answer in the chat.', leftOut.length ? 'error' : 'ok');
       leftOut = [];
     }],

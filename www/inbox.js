@@ -16,6 +16,33 @@ function cell(text, className) {
   return td;
 }
 
+/** The page context keys the companion's `trackPages` and `track()` set: shown in their own columns. */
+const CONTEXT_KEYS = ['first_seen', 'last_seen', 'visits', 'last_page', 'page_trail', 'last_event'];
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : '';
+}
+
+/** "3 visits", then when the visitor was first and last seen. */
+function visitsText(context) {
+  if (!context.visits) return '';
+  const visits = `${context.visits} visit${context.visits === '1' ? '' : 's'}`;
+  return `${visits}\nfirst seen ${when(context.first_seen)}\nlast seen ${when(context.last_seen)}`;
+}
+
+/** The last page, then the visit's trail. */
+function pagesText(context) {
+  if (!context.last_page) return '';
+  return `Last: ${context.last_page}\nTrail: ${context.page_trail ?? ''}`;
+}
+
+/** Notes (events are notes: the title is the event's name, the description its properties). */
+function notesText(lead, context) {
+  const notes = (lead.profile?.notes ?? []).map((n) => n.description ? `${n.title}: ${n.description.replaceAll('\n', ', ')}` : n.title);
+  if (context.last_event) notes.push(`Last event: ${context.last_event}`);
+  return notes.join('\n');
+}
+
 function render(leads) {
   if (leads.length === 0) return;
   const rows = leads
@@ -24,6 +51,8 @@ function render(leads) {
     .map((lead) => {
       const user = lead.profile?.userDetails ?? {};
       const phone = user.contact?.phone;
+      const attributes = user.attributes ?? [];
+      const context = Object.fromEntries(attributes.filter((a) => CONTEXT_KEYS.includes(a.key)).map((a) => [a.key, a.value]));
       const tr = document.createElement('tr');
       tr.dataset.uuid = lead.uuid;
       tr.append(
@@ -33,8 +62,10 @@ function render(leads) {
         cell(phone?.number ? `+${phone.prefix ?? ''} ${phone.number}` : ''),
         cell(lead.status),
         cell((user.tags ?? []).join(', ')),
-        cell((user.attributes ?? []).map((a) => `${a.key}=${a.value}`).join(', ')),
-        cell((lead.profile?.notes ?? []).map((n) => n.description ? `${n.title}: ${n.description}` : n.title).join(' · ')),
+        cell(visitsText(context), 'multiline'),
+        cell(pagesText(context), 'multiline'),
+        cell(attributes.filter((a) => !CONTEXT_KEYS.includes(a.key)).map((a) => `${a.key}=${a.value}`).join(', ')),
+        cell(notesText(lead, context), 'multiline'),
         cell(new Date(lead.updatedAt).toLocaleTimeString()),
       );
       if (seen.has(lead.uuid) && seen.get(lead.uuid) !== lead.updatedAt) tr.className = 'fresh';

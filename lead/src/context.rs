@@ -132,7 +132,7 @@ where
         let candidate = match configured_key {
             Some(wanted) if key != wanted => continue,
             Some(_) => uuid_in_value(value, true),
-            None => uuid_in_value(value, key.to_ascii_lowercase().contains("uuid")),
+            None => uuid_in_value(value, crate::text::contains(&key.to_ascii_lowercase(), "uuid")),
         };
         if let Some(uuid) = candidate {
             if !found.iter().any(|(_, u)| u.eq_ignore_ascii_case(&uuid)) {
@@ -177,7 +177,7 @@ fn uuid_in_value(value: &str, bare_counts: bool) -> Option<String> {
     let mut previous_key_names_uuid = false;
     while let Some((literal, is_key)) = literals.next_literal() {
         if is_key {
-            previous_key_names_uuid = literal.to_ascii_lowercase().contains("uuid");
+            previous_key_names_uuid = crate::text::contains(&literal.to_ascii_lowercase(), "uuid");
         } else if previous_key_names_uuid && is_uuid(literal) {
             return Some(literal.to_string());
         } else {

@@ -2,6 +2,7 @@
 //! "collected forms": anything that looks like a secret, a payment card, a bank account
 //! or a national id is never taken, whatever its name claims.
 
+use crate::text::contains;
 use crate::{Attribute, Lead, Limits, Note};
 
 /// What the page says about one form control (strings as the DOM has them).
@@ -103,7 +104,7 @@ pub fn classify(control: &Control) -> Target {
         return Target::Phone;
     }
     let words = words_of(control);
-    let has = |w: &str| words.iter().any(|x| x.contains(w));
+    let has = |w: &str| words.iter().any(|x| contains(x, w));
     if has("email") {
         Target::Email
     } else if has("firstname") || has("givenname") || has("forename") {
@@ -158,12 +159,12 @@ fn unsafe_control(control: &Control) -> Option<&'static str> {
         _ => {}
     }
     let auto = &control.autocomplete;
-    if auto.contains("cc-") || auto.contains("password") || auto.contains("one-time-code") {
+    if ["cc-", "password", "one-time-code"].iter().any(|part| contains(auto, part)) {
         return Some("autocomplete marks a payment card, password or one-time code");
     }
     let compact = words_of(control);
     let tokens = tokens_of(control);
-    if compact.iter().any(|w| SENSITIVE_PARTS.iter().any(|s| w.contains(s)))
+    if compact.iter().any(|w| SENSITIVE_PARTS.iter().any(|s| contains(w, s)))
         || tokens.iter().any(|t| SENSITIVE_WORDS.contains(&t.as_str()))
     {
         return Some("its name marks a secret, card, bank account or national id");
@@ -217,8 +218,13 @@ fn attribute_key(control: &Control) -> Option<String> {
 /// A form's field name as an attribute key: `Company Name[]` → `company_name`
 /// (lower-case ASCII letters, digits and `_`, at most 64).
 pub fn normalise_key(raw: &str) -> String {
+    let mut raw = raw.trim();
+    // As `trim_end_matches("[]")`, whose reverse substring search costs 0.3 KB of the bundle.
+    while let Some(rest) = raw.strip_suffix("[]") {
+        raw = rest;
+    }
     let mut key = String::new();
-    for c in raw.trim().trim_end_matches("[]").chars() {
+    for c in raw.chars() {
         if c.is_ascii_alphanumeric() {
             key.push(c.to_ascii_lowercase());
         } else if !key.is_empty() && !key.ends_with('_') {

@@ -17,6 +17,7 @@ pub mod forms;
 mod merge;
 mod model;
 pub mod outbox;
+pub mod pages;
 pub mod retry;
 pub mod text;
 mod validate;

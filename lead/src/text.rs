@@ -29,6 +29,13 @@ pub fn join<'a>(parts: impl IntoIterator<Item = &'a str>, separator: &str) -> St
     joined
 }
 
+/// Whether `needle` occurs in `haystack`, as `haystack.contains(needle)` says, by a plain
+/// scan: the needles are a few bytes, and std's two-way substring search cost 0.6 KB of the
+/// companion's bundle (measured with twiggy).
+pub fn contains(haystack: &str, needle: &str) -> bool {
+    needle.is_empty() || haystack.as_bytes().windows(needle.len()).any(|window| window == needle.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +52,17 @@ mod tests {
         let cases: [&[&str]; 4] = [&[], &["a"], &["a", "b"], &["", "x", ""]];
         for parts in cases {
             assert_eq!(join(parts.iter().copied(), ", "), parts.join(", "));
+        }
+    }
+
+    #[test]
+    fn contains_says_what_str_contains_says() {
+        let texts = ["", "a", "cc-number", "one-time-code", "xx..yy", "ééuuid", "UUID", "ab"];
+        let needles = ["", "a", "cc-", "password", "one-time-code", "..", "uuid", "abc", "é"];
+        for text in texts {
+            for needle in needles {
+                assert_eq!(contains(text, needle), text.contains(needle), "{text:?} {needle:?}");
+            }
         }
     }
 }

@@ -133,7 +133,7 @@ fn normalise(lead: &mut Lead, errors: &mut Vec<FieldError>) {
     });
 }
 
-type Rule<T> = Result<T, String>;
+pub(crate) type Rule<T> = Result<T, String>;
 
 fn check<T>(errors: &mut Vec<FieldError>, field: &str, result: Rule<T>) -> Option<T> {
     result.map_err(|rule| errors.push(FieldError::new(field, rule))).ok()
@@ -190,7 +190,7 @@ fn list_len<T>(list: Vec<T>) -> Rule<Vec<T>> {
     }
 }
 
-fn text(value: String, min: usize, max: usize, multiline: bool) -> Rule<String> {
+pub(crate) fn text(value: String, min: usize, max: usize, multiline: bool) -> Rule<String> {
     // Printable ASCII (0x20-0x7E, one byte a character, no control characters among them),
     // the usual text, is checked a byte at a time without decoding characters (in the
     // proxy: see `FAST_PATHS`); anything else takes one pass over the characters for both
@@ -557,7 +557,7 @@ mod tests {
                 && local.chars().count() <= 64
                 && !local.starts_with('.')
                 && !local.ends_with('.')
-                && !local.contains("..")
+                && !crate::text::contains(local, "..")
                 && local.chars().all(|c| {
                     !c.is_whitespace()
                         && !c.is_control()

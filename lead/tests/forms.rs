@@ -124,6 +124,8 @@ fn card_numbers_and_ibans_are_cut_out_of_any_value() {
 fn keys_are_normalised() {
     assert_eq!(normalise_key("  Company Name "), "company_name");
     assert_eq!(normalise_key("interests[]"), "interests");
+    assert_eq!(normalise_key(" grid[][] "), "grid", "every trailing [] goes, as trim_end_matches(\"[]\")");
+    assert_eq!(normalise_key("a[]b[]"), "a_b");
     assert_eq!(normalise_key("How did you hear?"), "how_did_you_hear");
     assert_eq!(normalise_key("--"), "");
     assert_eq!(normalise_key(&"k".repeat(100)).len(), 64);

@@ -86,14 +86,18 @@ test('the shipped types accept right calls and refuse wrong ones (tsc --strict)'
       rk.on('sent', ({ update, answer }) => console.log(update.uuid, answer.success));
       rk.on('invalid', ({ error }) => console.log((error as ReekolectError).field));
       const { uuid }: { uuid: string } = rk.context();
-      window.reekolect?.push(['addTags', ['x']], ['setStatus', 'CLOSED']);
+      window.reekolect?.push(['addTags', ['x']], ['setStatus', 'CLOSED'], ['track', 'signup', { plan: 'pro' }]);
+      const tracked = await init({ proxyUrl: '/reekolect', trackPages: true });
+      await tracked.track('pricing viewed', { plan: 'pro', seats: 3, annual: true });
+      await tracked.track('signup');
       console.log(uuid);`);
     writeFileSync(join(dir, 'wrong.ts'), `import { init } from '${root}dist/index.js';
       const rk = await init({ proxyUrl: '/p' });
       rk.setStatus('DONE');
       rk.identify({ status: 'OPEN' });
       rk.on('sended', () => {});
-      window.reekolect?.push(['addTags', 'not-a-list']);`);
+      window.reekolect?.push(['addTags', 'not-a-list']);
+      rk.track('nested', { plan: { name: 'pro' } });`);
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
     const flags = ['--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2022,dom'];
     execFileSync(process.execPath, [tsc, ...flags, join(dir, 'ok.ts')], { encoding: 'utf8' });
@@ -104,7 +108,7 @@ test('the shipped types accept right calls and refuse wrong ones (tsc --strict)'
       output = error.stdout;
     }
     const errorLines = output.split('\n').filter((line) => line.includes('error TS'));
-    assert.equal(errorLines.length, 4, `expected 4 type errors, got:\n${output}`);
+    assert.equal(errorLines.length, 5, `expected 5 type errors, got:\n${output}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
