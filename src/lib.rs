@@ -133,6 +133,7 @@ impl Companion {
     /// device); their promises reject with `code: "reset"`.
     pub fn reset(&self) {
         self.pipeline.reset();
+        pages::forget();
     }
 
     /// Captures every form of the page, including forms added later: on submit, and with
@@ -186,6 +187,8 @@ impl Companion {
         Pipeline::set_consent(&self.pipeline, given);
         if given {
             pages::consent_given();
+        } else if !self.pipeline.consented() {
+            pages::forget(); // consent withdrawn: the page record goes with the pending updates
         }
     }
 

@@ -189,7 +189,6 @@ impl Pipeline {
     /// site's logout): callers still waiting are rejected with `code: "reset"`.
     pub fn reset(&self) {
         crate::attribution::forget();
-        crate::pages::forget();
         let waiters = {
             let mut state = self.state.borrow_mut();
             state.outbox = Outbox::default();
