@@ -249,7 +249,7 @@ impl Edge {
 impl Edge {
     /// [`Edge::admit`]'s checks: the lead as JSON and its UUID, or the error.
     fn admitted(&self, body: &[u8], visitor_token: Option<&str>, now: u64) -> Result<(String, String), ApiError> {
-        let lead = admit::read_lead(body).map_err(ApiError::fields)?;
+        let lead = reekolect_lead_json::read_lead(body).map_err(ApiError::fields)?;
         admit::check_bot(self.config.allow_bots.as_deref(), &lead)?;
         if let Some(key) = &self.config.visitor_key {
             admit::check_visitor(key, visitor_token, &lead, now)?;
