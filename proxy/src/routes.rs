@@ -17,6 +17,7 @@ use crate::error::{json_errors, json_response, ApiError};
 use crate::lead_handler;
 use crate::limits;
 use crate::metrics::{self, Metrics};
+use crate::server::Routes;
 use crate::state::AppState;
 use crate::{access_log, cors, request_id};
 use axum::body::Bytes;
@@ -78,18 +79,6 @@ fn lead_route(config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
         Some(layer) => lead.layer(layer),
         None => lead,
     }
-}
-
-/// An answer to a request, as the router's routes and [`Routes::lead`] are.
-pub(crate) type LeadService = BoxCloneSyncService<Request, Response, Infallible>;
-
-/// The proxy as served: the router, and `PUT`/`POST /lead` as a service of its own (the
-/// same handlers, route layers, state and layers as the router's `/lead`, composed once,
-/// without the router's path matching and its boxed service per layer).
-#[derive(Clone)]
-pub(crate) struct Routes {
-    pub(crate) router: Router,
-    pub(crate) lead: LeadService,
 }
 
 /// The proxy as an axum router, with its layers (outermost first): request id, one log

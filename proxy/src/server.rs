@@ -1,7 +1,6 @@
 //! Running a router on a listener, with graceful shutdown.
 
 use crate::metrics::RoutePattern;
-use crate::routes::{LeadService, Routes};
 use crate::watchdog::{watchdog, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
@@ -24,6 +23,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+/// An answer to a request, as the router's routes and [`Routes::lead`] are.
+pub(crate) type LeadService = tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>;
+
+/// The proxy as served: the router, and `PUT`/`POST /lead` as a service of its own (the
+/// same handlers, route layers, state and layers as the router's `/lead`, composed once by
+/// `crate::routes`, without the router's path matching and its boxed service per layer).
+#[derive(Clone)]
+pub(crate) struct Routes {
+    pub(crate) router: Router,
+    pub(crate) lead: LeadService,
+}
 
 /// A server running on a tokio task. Dropping the handle (or calling
 /// [`ServerHandle::shutdown`]) stops it gracefully.
