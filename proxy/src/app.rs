@@ -134,7 +134,7 @@ pub async fn start(args: ServeArgs, token: Option<String>) -> Result<Serving, St
         workers => workers,
     };
     let header_timeout = config.header_timeout;
-    let proxy = crate::server::spawn_proxy_on(listener, routes::router(config), header_timeout, workers)
+    let proxy = crate::server::spawn_proxy_on(listener, routes::routes(config), header_timeout, workers)
         .map_err(StartError::Io)?;
     Ok(Serving { proxy, mock, upstream })
 }

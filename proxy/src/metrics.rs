@@ -132,14 +132,24 @@ impl Metrics {
     }
 }
 
+/// The route pattern of a request served without the router (which sets [`MatchedPath`]):
+/// `/lead` taken straight to its handlers (see [`crate::routes::Routes`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RoutePattern(pub(crate) &'static str);
+
 /// Middleware counting every answered request by its route pattern (`unmatched` for the
 /// fallback, so unknown paths cannot grow the label set).
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     // MatchedPath holds an Arc<str>: cloning it does not allocate.
-    let route = request.extensions().get::<MatchedPath>().cloned();
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let pattern = request.extensions().get::<RoutePattern>().copied();
     let method = request.method().clone();
     let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let route = match (&matched, pattern) {
+        (Some(matched), _) => matched.as_str(),
+        (None, Some(RoutePattern(pattern))) => pattern,
+        (None, None) => "unmatched",
+    };
     metrics.request(route, method.as_str(), response.status().as_u16());
     response
 }

@@ -17,5 +17,5 @@ pub use reekolect_lead_json::read_lead;
 /// worker thread: the caller's runtime).
 pub fn spawn(listener: TcpListener, config: ProxyConfig) -> io::Result<ServerHandle> {
     let header_timeout = config.header_timeout;
-    server::spawn_proxy_on(listener, router(config), header_timeout, 1)
+    server::spawn_proxy_on(listener, crate::routes::routes(config), header_timeout, 1)
 }

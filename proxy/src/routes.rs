@@ -5,28 +5,40 @@
 //! log line ([`crate::access_log`]), CORS ([`crate::cors`]), metrics ([`crate::metrics`]),
 //! request timeout, JSON errors ([`crate::error`]); on `/lead` the per-IP limit
 //! ([`crate::limits`]) and the body limit.
+//!
+//! The layers are composed by two functions ([`every_request`], [`answered`]), each applied
+//! to the router once as a whole (one boxed service per group rather than per layer) and
+//! to the `/lead` route's handlers for [`Routes::lead`], which `serve` answers `PUT`/`POST
+//! /lead` with: the same layers, state and limiters, without the router's path matching.
 
 use crate::chaos::ChaosSettings;
 use crate::config::ProxyConfig;
 use crate::error::{json_errors, json_response, ApiError};
 use crate::lead_handler;
 use crate::limits;
-use crate::metrics;
+use crate::metrics::{self, Metrics};
+use crate::server::Routes;
 use crate::state::AppState;
 use crate::{access_log, cors, request_id};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, MethodRouter, Route};
 use axum::Router;
 use reekolect_lead::FieldError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tower::layer::layer_fn;
+use tower::util::{BoxCloneSyncService, Oneshot};
+use tower::ServiceExt;
+use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -47,17 +59,9 @@ pub fn routed_paths(demo: bool) -> Vec<&'static str> {
     paths
 }
 
-/// The handlers (and route layers) of one path of [`routed_paths`].
-fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
+/// The handlers of one path of [`routed_paths`] but `/lead` ([`lead_route`]).
+fn route(path: &str) -> MethodRouter<Arc<AppState>> {
     match path {
-        "/lead" => {
-            let lead = lead_handler::handlers().layer(RequestBodyLimitLayer::new(config.max_body_bytes));
-            let (per_minute, burst) = config.ip_limit;
-            match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
-                Some(layer) => lead.layer(layer),
-                None => lead,
-            }
-        }
         "/healthz" => get(healthz),
         "/readyz" => get(readyz),
         "/metrics" => get(metrics_text),
@@ -68,29 +72,111 @@ fn route(path: &str, config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
     }
 }
 
+/// `PUT`/`POST /lead` with its route layers: the body limit and the per-IP limit. Built once
+/// per proxy: the router and [`Routes::lead`] share it, and so its per-IP limiter.
+fn lead_route(config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
+    let lead = lead_handler::handlers().layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+    let (per_minute, burst) = config.ip_limit;
+    match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
+        Some(layer) => lead.layer(layer),
+        None => lead,
+    }
+}
+
 /// The proxy as an axum router, with its layers (outermost first): request id, one log
-/// line per request, CORS, metrics, request timeout, JSON errors; on `/lead` also the
-/// per-IP rate limit and the body limit. Every request, `/lead` included, goes through it.
+/// line per request, CORS, metrics ([`every_request`]); request timeout, JSON errors
+/// ([`answered`]); on `/lead` also the per-IP rate limit and the body limit. Every request,
+/// `/lead` included, goes through it.
 pub fn router(config: ProxyConfig) -> Router {
+    routes(config).router
+}
+
+/// [`router`] and, sharing its state and layers, [`Routes::lead`].
+pub(crate) fn routes(config: ProxyConfig) -> Routes {
     let state = Arc::new(AppState::new(&config));
     let metrics = state.metrics.clone();
+    let lead = lead_route(&config);
     let mut api = Router::new();
     for path in routed_paths(config.demo) {
-        api = api.route(path, route(path, &config));
+        let handlers = if path == "/lead" { lead.clone() } else { route(path) };
+        api = api.route(path, handlers);
     }
-    let mut app = api
-        .with_state(state)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
-        .layer(map_response_with_state(config.max_body_bytes, json_errors));
+    let answering = {
+        let config = config.clone();
+        layer_fn(move |route: Route| answered(route, &config))
+    };
+    let mut app = api.with_state(state.clone()).layer(answering);
     app = match &config.www {
         Some(dir) => app.fallback_service(crate::www::files(dir)),
         None => app.fallback(not_found),
     };
-    app.layer(from_fn_with_state(metrics, metrics::track))
-        .layer(cors::layer(&config.allow_origins))
-        .layer(request_id::propagate_layer())
-        .layer(access_log::layer())
+    let outer = {
+        let (config, metrics) = (config.clone(), metrics.clone());
+        layer_fn(move |route: Route| every_request(route, &config, metrics.clone()))
+    };
+    let router = app.layer(outer);
+    let lead = SharedRoute(Arc::new(lead.with_state(state)));
+    let lead = every_request(answered(lead, &config), &config, metrics);
+    Routes { router, lead: BoxCloneSyncService::new(lead) }
+}
+
+/// A route's handlers behind an `Arc`. The layers around it (`from_fn`, `map_response`, the
+/// boxed service) clone their inner service for every request, and cloning a `MethodRouter`
+/// clones (allocates) each of its boxed routes: with this, they clone an `Arc`, and the
+/// handlers are cloned once per request.
+#[derive(Clone)]
+struct SharedRoute(Arc<MethodRouter>);
+
+impl Service<Request> for SharedRoute {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Oneshot<MethodRouter, Request>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A MethodRouter is always ready (Oneshot asks it again anyway).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        MethodRouter::clone(&self.0).oneshot(request)
+    }
+}
+
+/// What every request goes through, outermost first: its id set ([`request_id`]), its log
+/// line ([`access_log`]), its id echoed, CORS ([`cors`]), metrics ([`metrics::track`]).
+fn every_request<S>(
+    inner: S,
+    config: &ProxyConfig,
+    metrics: Arc<Metrics>,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
         .layer(request_id::set_layer())
+        .layer(access_log::layer())
+        .layer(request_id::propagate_layer())
+        .layer(cors::layer(&config.allow_origins))
+        .layer(from_fn_with_state(metrics, metrics::track))
+        .service(inner)
+}
+
+/// What every routed request goes through inside [`every_request`] (not the fallback),
+/// outermost first: JSON errors ([`json_errors`]), the request timeout (408).
+fn answered<S>(
+    inner: S,
+    config: &ProxyConfig,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .layer(map_response_with_state(config.max_body_bytes, json_errors))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .service(inner)
 }
 
 /// `GET /healthz`: the process answers.

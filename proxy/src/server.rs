@@ -1,9 +1,10 @@
 //! Running a router on a listener, with graceful shutdown.
 
+use crate::metrics::RoutePattern;
 use crate::watchdog::{watchdog, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Method, Request};
 use axum::response::Response;
 use axum::serve::Listener;
 use axum::Router;
@@ -22,6 +23,18 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+/// An answer to a request, as the router's routes and [`Routes::lead`] are.
+pub(crate) type LeadService = tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>;
+
+/// The proxy as served: the router, and `PUT`/`POST /lead` as a service of its own (the
+/// same handlers, route layers, state and layers as the router's `/lead`, composed once by
+/// `crate::routes`, without the router's path matching and its boxed service per layer).
+#[derive(Clone)]
+pub(crate) struct Routes {
+    pub(crate) router: Router,
+    pub(crate) lead: LeadService,
+}
 
 /// A server running on a tokio task. Dropping the handle (or calling
 /// [`ServerHandle::shutdown`]) stops it gracefully.
@@ -90,15 +103,16 @@ pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerH
 /// stays on its thread, with its requests and the upstream calls they make (see `forward`),
 /// so requests are not passed between threads the way a work-stealing runtime does. State
 /// such as rate limiters, the breaker and metrics is shared (the proxy's clones share it).
-/// Connections are served by hyper's HTTP/1 server, each request by the router; a client
+/// Connections are served by hyper's HTTP/1 server, each request by the router (`PUT` and
+/// `POST /lead` by the same route's service without the router, see [`Routes`]); a client
 /// has `header_timeout` to send a request's head, and an idle connection is kept that long.
 pub(crate) fn spawn_proxy_on(
     listener: TcpListener,
-    router: Router,
+    routes: Routes,
     header_timeout: Duration,
     workers: usize,
 ) -> io::Result<ServerHandle> {
-    let proxy = Served { router, header_timeout };
+    let proxy = Served { router: routes.router, lead: routes.lead, header_timeout };
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     if workers <= 1 {
@@ -221,9 +235,11 @@ where
 
 /// The router as served: with the peer address (`ConnectInfo`) and the connection's
 /// [`Watched`] record in each request's extensions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Served {
     router: Router,
+    /// `PUT`/`POST /lead`: the router's `/lead` with its layers, without the path matching.
+    lead: LeadService,
     header_timeout: Duration,
 }
 
@@ -242,8 +258,16 @@ impl Served {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(watched.clone());
+        let lead = is_lead(&request).then(|| self.lead.clone());
+        if lead.is_some() {
+            request.extensions_mut().insert(RoutePattern("/lead"));
+        }
         async move {
-            let response = match self.router.clone().oneshot(request).await {
+            let answered = match lead {
+                Some(lead) => lead.oneshot(request).await,
+                None => self.router.clone().oneshot(request).await,
+            };
+            let response = match answered {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
@@ -251,6 +275,12 @@ impl Served {
             Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
         }
     }
+}
+
+/// `PUT`/`POST /lead`, the requests [`Served::lead`] answers.
+fn is_lead<B>(request: &Request<B>) -> bool {
+    let method = request.method();
+    request.uri().path() == "/lead" && (method == Method::PUT || method == Method::POST)
 }
 
 /// An answer's body that marks its connection idle when hyper is done with it.

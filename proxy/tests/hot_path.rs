@@ -1,8 +1,8 @@
 //! The proxy as served (`proxy::spawn`, what `serve` runs: the router on our hyper server,
-//! with its watchdog keeping the connection's time limits; it once had a hot path of its
-//! own for `/lead`) answers exactly as the router under `axum::serve` (`proxy::router`, every
-//! layer): same status, same headers (but `date`), same body, same metrics, for each kind
-//! of answer.
+//! with its watchdog keeping the connection's time limits, and `PUT`/`POST /lead` taken
+//! straight to that route's layered service without the router's path matching) answers
+//! exactly as the router under `axum::serve` (`proxy::router`, every layer): same status,
+//! same headers (but `date`), same body, same metrics, for each kind of answer.
 
 mod common;
 
