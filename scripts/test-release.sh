@@ -56,7 +56,8 @@ check "env -i reekolect-proxy --help lists serve, mock-api, leads and healthchec
   bash -c "out=\$(env -i '$bin' --help) && for c in serve mock-api leads healthcheck; do grep -q \"^  \$c \" <<<\"\$out\" || exit 1; done"
 
 # Starts a server in the background with an empty environment plus the given variables and
-# prints its URL (from its first line).
+# sets `url` to its URL (from its first line). Not called as $(start …): a subshell would keep
+# the server's PID from `pids`, and cleanup would leave the server running.
 start() { # log, env assignments…, --, args…
   local log=$1 vars=()
   shift
@@ -65,7 +66,7 @@ start() { # log, env assignments…, --, args…
   env -i "${vars[@]}" "$bin" "$@" >"$log.out" 2>"$log.err" &
   pids+=($!)
   for _ in $(seq 100); do grep -q 'listening on' "$log.out" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/.* listening on \(http:[^ ]*\).*/\1/p' "$log.out"
+  url=$(sed -n 's/.* listening on \(http:[^ ]*\).*/\1/p' "$log.out")
 }
 put_lead() { # base URL; prints the status
   node -e '
@@ -76,7 +77,7 @@ put_lead() { # base URL; prints the status
 }
 export -f put_lead
 
-base=$(start "$work/mock-mode" -- serve --listen 127.0.0.1:0 --upstream mock)
+start "$work/mock-mode" -- serve --listen 127.0.0.1:0 --upstream mock; base=$url
 check "env -i reekolect-proxy serve --upstream mock answers a PUT /lead with 200" bash -c "[ \"\$(put_lead '$base')\" = 200 ]"
 
 # The Dockerfile: FROM scratch, a non-root numeric user, EXPOSE the port of its REEKOLECT_LISTEN,
@@ -91,7 +92,7 @@ check "Dockerfile: every COPY source is in the tarball" bash -c \
 health=$(sed -n 's/.*CMD \["\/reekolect-proxy", \(.*\)\]$/\1/p' "$dockerfile" | tr -d '",')
 check "Dockerfile: HEALTHCHECK runs the binary itself ($health)" test -n "$health"
 port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
-start "$work/health" REEKOLECT_LISTEN="127.0.0.1:$port" -- serve --upstream mock >/dev/null
+start "$work/health" REEKOLECT_LISTEN="127.0.0.1:$port" -- serve --upstream mock
 # shellcheck disable=SC2086
 check "the HEALTHCHECK command succeeds against a running proxy" env -i REEKOLECT_LISTEN="127.0.0.1:$port" "$bin" $health
 kill "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null
@@ -105,10 +106,11 @@ for setting in DynamicUser=yes ProtectSystem=strict NoNewPrivileges=yes; do
 done
 credential=$(sed -n 's/^LoadCredential=\([^:]*\):.*/\1/p' "$unit")
 token="release-test-token-0123456789abcdef"
-mock=$(start "$work/mock-api" REEKOLECT_API_TOKEN="$token" -- mock-api --listen 127.0.0.1:0)
+start "$work/mock-api" REEKOLECT_API_TOKEN="$token" -- mock-api --listen 127.0.0.1:0; mock=$url
 mkdir -m 700 "$work/credentials" && printf '%s\n' "$token" >"$work/credentials/$credential"
-proxy=$(start "$work/credential" CREDENTIALS_DIRECTORY="$work/credentials" REEKOLECT_ALLOW_BOTS=relBot:relCustomer -- \
-  serve --listen 127.0.0.1:0 --upstream "$mock")
+start "$work/credential" CREDENTIALS_DIRECTORY="$work/credentials" REEKOLECT_ALLOW_BOTS=relBot:relCustomer -- \
+  serve --listen 127.0.0.1:0 --upstream "$mock"
+proxy=$url
 check "the token comes from \$CREDENTIALS_DIRECTORY/$credential (LoadCredential): the upstream takes the PUT" \
   bash -c "[ -n '$proxy' ] && [ \"\$(put_lead '$proxy')\" = 200 ]"
 if command -v systemd-analyze >/dev/null; then
