@@ -1,6 +1,5 @@
 //! Errors answered as JSON.
 
-use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reekolect_lead::FieldError;
@@ -79,7 +78,7 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 
 /// Middleware for API routes: turns any error response that is not already JSON (a
 /// 413 from the body limit, a 405, an extractor rejection) into an [`ApiError`] body.
-pub(crate) async fn json_errors(State(max_body): State<usize>, response: Response) -> Response {
+pub(crate) fn json_errors(max_body: usize, response: Response) -> Response {
     let status = response.status();
     let is_json = response
         .headers()

@@ -8,12 +8,10 @@ use crate::state::AppState;
 use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
 use crate::watchdog::Watched;
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{put, MethodRouter};
-use axum::Extension;
 use reekolect_lead::{BotIds, FieldError, Lead};
 use reekolect_lead_json::read_marked_lead;
 use serde::Deserialize;
@@ -27,46 +25,50 @@ pub(crate) fn handlers() -> MethodRouter<Arc<AppState>> {
 /// Where a visitor token may travel besides its header.
 #[derive(Debug, Default, Deserialize)]
 struct LeadQuery {
-    /// `?visitor=`, for `navigator.sendBeacon`, which cannot set headers.
+    /// `?visitor=`.
     visitor: Option<String>,
 }
 
-/// The connection's watchdog, when the proxy is served by [`crate::server`] (which puts it
-/// in every request's extensions): it keeps the upstream call's time limit.
-type Watchdog = Option<Extension<Arc<Watched>>>;
-
 /// `PUT /lead`: validate, check, forward with the token, relay the answer.
-async fn put_lead(
-    State(state): State<Arc<AppState>>,
-    watched: Watchdog,
-    headers: HeaderMap,
-    query: Result<Query<LeadQuery>, QueryRejection>,
-    body: Bytes,
-) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
-    let watched = watched.as_ref().map(|Extension(watched)| &**watched);
-    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, watched).await
+///
+/// The request is taken whole rather than through the `HeaderMap` and `Query` extractors,
+/// which would copy its headers and parse its query on every request: only the visitor
+/// token is read from them, and only when the proxy checks visitor tokens.
+async fn put_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (token, watched) = (visitor_token(&state, &request), watchdog(&request));
+    match Bytes::from_request(request, &state).await {
+        Ok(body) => submit(&state, token.as_deref(), &body, watched.as_deref()).await,
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
 /// `navigator.sendBeacon` sends) or `application/json` bodies.
-async fn post_lead(
-    State(state): State<Arc<AppState>>,
-    watched: Watchdog,
-    headers: HeaderMap,
-    query: Result<Query<LeadQuery>, QueryRejection>,
-    body: Bytes,
-) -> Response {
-    if !is_text_or_json(&headers) {
+async fn post_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if !is_text_or_json(request.headers()) {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type: must be text/plain or application/json",
         )
         .into_response();
     }
-    let query = query.map(|q| q.0).unwrap_or_default();
-    let watched = watched.as_ref().map(|Extension(watched)| &**watched);
-    submit(&state, visitor_token(&headers).or(query.visitor.as_deref()), &body, watched).await
+    put_lead(State(state), request).await
+}
+
+/// The connection's watchdog, when the proxy is served by [`crate::server`] (which puts it
+/// in every request's extensions): it keeps the upstream call's time limit.
+fn watchdog(request: &Request) -> Option<Arc<Watched>> {
+    request.extensions().get::<Arc<Watched>>().cloned()
+}
+
+/// The request's visitor token when the proxy checks them: its header, else `?visitor=`
+/// (for `navigator.sendBeacon`, which cannot set headers).
+fn visitor_token(state: &AppState, request: &Request) -> Option<String> {
+    state.visitor_key.as_ref()?;
+    if let Some(token) = request.headers().get(VISITOR_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(token.to_string());
+    }
+    Query::<LeadQuery>::try_from_uri(request.uri()).ok().and_then(|Query(query)| query.visitor)
 }
 
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
@@ -88,11 +90,6 @@ async fn submit(state: &AppState, visitor_token: Option<&str>, body: &[u8], watc
         Err(error) => return error.into_response(),
     };
     put.await
-}
-
-/// The visitor token in a request's header.
-fn visitor_token(headers: &HeaderMap) -> Option<&str> {
-    headers.get(VISITOR_HEADER).and_then(|v| v.to_str().ok())
 }
 
 /// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor

@@ -43,6 +43,7 @@ mod secret;
 mod server;
 mod state;
 mod threads;
+mod timeout;
 pub mod tls;
 pub mod trust;
 pub mod visitor;

@@ -6,13 +6,16 @@
 //! per test process) must count its own requests; two metric families do not justify it.
 
 use crate::threads::{thread_slot, Padded};
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::response::Response;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the upstream latency histogram's buckets.
@@ -137,21 +140,87 @@ impl Metrics {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RoutePattern(pub(crate) &'static str);
 
-/// Middleware counting every answered request by its route pattern (`unmatched` for the
-/// fallback, so unknown paths cannot grow the label set).
-pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    // MatchedPath holds an Arc<str>: cloning it does not allocate.
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let pattern = request.extensions().get::<RoutePattern>().copied();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let route = match (&matched, pattern) {
-        (Some(matched), _) => matched.as_str(),
-        (None, Some(RoutePattern(pattern))) => pattern,
-        (None, None) => "unmatched",
-    };
-    metrics.request(route, method.as_str(), response.status().as_u16());
-    response
+/// Counts every answered request by its route pattern (`unmatched` for the fallback, so
+/// unknown paths cannot grow the label set), as a layer.
+///
+/// A plain tower layer rather than `axum::middleware::from_fn`, which clones the inner
+/// service and boxes a future for every request: this one calls its inner service in
+/// place and counts when the answer is ready.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackLayer(pub(crate) Arc<Metrics>);
+
+impl<S> tower::Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner, metrics: self.0.clone() }
+    }
+}
+
+/// [`TrackLayer`]'s service.
+#[derive(Debug, Clone)]
+pub(crate) struct Track<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S> tower::Service<Request> for Track<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = match (request.extensions().get::<MatchedPath>(), request.extensions().get::<RoutePattern>()) {
+            // MatchedPath holds an Arc<str>: cloning it does not allocate.
+            (Some(matched), _) => Route::Matched(matched.clone()),
+            (None, Some(RoutePattern(pattern))) => Route::Static(pattern),
+            (None, None) => Route::Static("unmatched"),
+        };
+        let method = request.method().clone();
+        Tracked { answer: self.inner.call(request), counted: Some((self.metrics.clone(), route, method)) }
+    }
+}
+
+/// The route a request is counted under.
+enum Route {
+    Matched(MatchedPath),
+    Static(&'static str),
+}
+
+pin_project_lite::pin_project! {
+    /// [`Track`]'s future: the answer, counted once ready.
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        answer: F,
+        counted: Option<(Arc<Metrics>, Route, Method)>,
+    }
+}
+
+impl<F, E> Future for Tracked<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.answer.poll(cx));
+        if let (Ok(response), Some((metrics, route, method))) = (&answer, this.counted.take()) {
+            let route = match &route {
+                Route::Matched(matched) => matched.as_str(),
+                Route::Static(pattern) => pattern,
+            };
+            metrics.request(route, method.as_str(), response.status().as_u16());
+        }
+        Poll::Ready(answer)
+    }
 }
 
 #[cfg(test)]

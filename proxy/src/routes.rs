@@ -19,12 +19,12 @@ use crate::limits;
 use crate::metrics::{self, Metrics};
 use crate::server::Routes;
 use crate::state::AppState;
+use crate::timeout::RequestTimeoutLayer;
 use crate::{access_log, cors, request_id};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter, Route};
 use axum::Router;
@@ -40,7 +40,6 @@ use tower::util::{BoxCloneSyncService, Oneshot};
 use tower::ServiceExt;
 use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// How long `/readyz` waits for a TCP connection to the upstream.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -143,7 +142,7 @@ impl Service<Request> for SharedRoute {
 }
 
 /// What every request goes through, outermost first: its id set ([`request_id`]), its log
-/// line ([`access_log`]), its id echoed, CORS ([`cors`]), metrics ([`metrics::track`]).
+/// line ([`access_log`]), its id echoed, CORS ([`cors`]), metrics ([`metrics::TrackLayer`]).
 fn every_request<S>(
     inner: S,
     config: &ProxyConfig,
@@ -159,12 +158,12 @@ where
         .layer(access_log::layer())
         .layer(request_id::propagate_layer())
         .layer(cors::layer(&config.allow_origins))
-        .layer(from_fn_with_state(metrics, metrics::track))
+        .layer(metrics::TrackLayer(metrics))
         .service(inner)
 }
 
 /// What every routed request goes through inside [`every_request`] (not the fallback),
-/// outermost first: JSON errors ([`json_errors`]), the request timeout (408).
+/// outermost first: JSON errors ([`json_errors`]), the request timeout (408, [`crate::timeout`]).
 fn answered<S>(
     inner: S,
     config: &ProxyConfig,
@@ -173,9 +172,10 @@ where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
     S::Future: Send + 'static,
 {
+    let max_body = config.max_body_bytes;
     ServiceBuilder::new()
-        .layer(map_response_with_state(config.max_body_bytes, json_errors))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .map_response(move |response| json_errors(max_body, response))
+        .layer(RequestTimeoutLayer(config.request_timeout))
         .service(inner)
 }
 

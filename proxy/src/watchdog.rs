@@ -260,7 +260,22 @@ pub(crate) fn within<F: Future>(
     future: F,
 ) -> Within<'_, F> {
     let clock = match watched {
-        Some(watched) => Clock::Watched { watched, armed: false },
+        Some(watched) => Clock::Watched { watched: Watch::Borrowed(watched), armed: false },
+        None => Clock::Timer(None),
+    };
+    Within { future, limit, deadline, clock }
+}
+
+/// [`within`] for a future that owns its connection's record (a layer's, which outlives
+/// no borrow).
+pub(crate) fn within_shared<F: Future>(
+    watched: Option<Arc<Watched>>,
+    limit: Limit,
+    deadline: Instant,
+    future: F,
+) -> Within<'static, F> {
+    let clock = match watched {
+        Some(watched) => Clock::Watched { watched: Watch::Shared(watched), armed: false },
         None => Clock::Timer(None),
     };
     Within { future, limit, deadline, clock }
@@ -291,8 +306,25 @@ pin_project_lite::pin_project! {
 /// What ends a [`Within`]: the connection's watchdog (armed at the first poll), or a tokio
 /// timer (made at the first poll).
 enum Clock<'a> {
-    Watched { watched: &'a Watched, armed: bool },
+    Watched { watched: Watch<'a>, armed: bool },
     Timer(Option<Pin<Box<tokio::time::Sleep>>>),
+}
+
+/// A connection's record, borrowed or shared.
+enum Watch<'a> {
+    Borrowed(&'a Watched),
+    Shared(Arc<Watched>),
+}
+
+impl std::ops::Deref for Watch<'_> {
+    type Target = Watched;
+
+    fn deref(&self) -> &Watched {
+        match self {
+            Watch::Borrowed(watched) => watched,
+            Watch::Shared(watched) => watched,
+        }
+    }
 }
 
 impl<F: Future> Future for Within<'_, F> {
