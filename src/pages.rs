@@ -107,11 +107,16 @@ fn read_event(name: &JsValue, properties: &JsValue) -> Result<Note, FieldError> 
     event_note(&name, &pairs)
 }
 
-/// Records a view of the current page, unless it is the page last recorded or consent is
+/// Records a view of the current page (see [`note_path`]).
+fn note_page() {
+    note_path(&pathname());
+}
+
+/// Records a view of `url_path`, unless it is the page last recorded or consent is
 /// missing; its context is sent once the title has settled (a burst of navigations is one
 /// update).
-fn note_page() {
-    let path = page_path(&pathname()).to_string();
+fn note_path(url_path: &str) {
+    let path = page_path(url_path).to_string();
     let counts = TRACKER.with(|tracker| {
         let mut tracker = tracker.borrow_mut();
         let counts = tracker.pipeline.as_ref().is_some_and(|p| p.consented())
@@ -155,25 +160,38 @@ fn send_context() {
 // `pushState`/`replaceState`: the site's History API and router are never touched (views
 // less than that apart may count as the last one alone). Listening is a few lines of JS,
 // far smaller than the same through web-sys; what counts as a view is decided in Rust.
+// The companion starts after the page has loaded (docs/loading.md), so on a slow machine
+// or network the visitor may have clicked a tab already: the address the document was
+// loaded at (Navigation Timing, in every browser) counts first, then the current one.
 #[wasm_bindgen(inline_js = "export function follow(view) {
   var navigation = globalThis.navigation;
   if (navigation && navigation.addEventListener) navigation.addEventListener('currententrychange', view);
   else { addEventListener('popstate', view); setInterval(view, 250); }
+  try {
+    return new URL(performance.getEntriesByType('navigation')[0].name).pathname;
+  } catch (e) {
+    return '';
+  }
 }
 export function pathname() { return location.pathname; }
 export function title() { return globalThis.document ? document.title : ''; }")]
 extern "C" {
-    /// Calls `view` on every same-document navigation, for the page's lifetime.
-    fn follow(view: &JsValue);
+    /// Calls `view` on every same-document navigation, for the page's lifetime. Returns
+    /// the path this document was loaded at (Navigation Timing), or "" when unknown.
+    fn follow(view: &JsValue) -> String;
     /// `location.pathname`: query string and fragment are cut off again in Rust ([`page_path`]).
     fn pathname() -> String;
     /// `document.title` (empty where there is no document).
     fn title() -> String;
 }
 
-/// Follows single-page-app navigations (see [`follow`]).
+/// Counts the page the document was loaded at, and follows single-page-app navigations
+/// (see [`follow`]); the current page is counted next, by [`watch`].
 fn follow_navigations() {
-    follow(&Closure::<dyn FnMut()>::new(note_page).into_js_value()); // for the page's lifetime
+    let landed = follow(&Closure::<dyn FnMut()>::new(note_page).into_js_value()); // for the page's lifetime
+    if !landed.is_empty() {
+        note_path(&landed);
+    }
 }
 
 /// The stored record (another tab may have written it); without storage, an empty one:

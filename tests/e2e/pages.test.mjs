@@ -1,7 +1,8 @@
 // Page context and events on the demo, in a real browser: three real page loads and one
 // pushState, the lead's page attributes and event note in the mock, shown by the inbox, and
-// the query string of the landing URL in no request. Also the History API fallback, for
-// browsers without the Navigation API: the site's router keeps working.
+// the query string of the landing URL in no request. Also a tab clicked before the companion
+// loaded, and the History API fallback, for browsers without the Navigation API: the site's
+// router keeps working.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withProxyAndBrowser, demoLeads } from './harness.mjs';
@@ -52,6 +53,10 @@ test('three page loads and a pushState tab: visits, last page, trail and the eve
   assert.deepEqual(loads, [], 'the tab loads no page');
   await page.click('#book-visit');
   await page.waitForSelector('#book-status.ok');
+  // The event's update is sent; the tab's page context may not be: it goes 100 ms after the
+  // click (the title settles), so the event's batch can leave without it. Sent before leaving,
+  // as on load 1 (else it goes with keepalive, and the next page waits out its lease).
+  await leadWhen(uuid, (a) => a.page_trail === '/ › /care/ › /care/light/');
   // Load 3: back to the shop.
   await Promise.all([page.waitForURL(`${env.proxy.url}/`), page.click('a.brand')]);
 
@@ -84,6 +89,30 @@ test('three page loads and a pushState tab: visits, last page, trail and the eve
   assert.match(text, /Trail: \/ › \/care\/ › \/care\/light\/ › \//);
   assert.match(text, /care visit requested: topic: light, urgent: false/);
   assert.match(text, /Last event: care visit requested/);
+  assert.deepEqual(pageErrors, []);
+  await context.close();
+});
+
+test('a tab clicked before the companion has loaded: the page the visitor landed on stays in the trail', { timeout: 30_000 }, async () => {
+  const context = await env.browser.newContext();
+  const uuid = '7e6d5c4b-3a29-4180-9f6e-5d4c3b2a1908';
+  await context.addInitScript((id) => sessionStorage.setItem('Reekolect_uuid', id), uuid);
+  // A slow machine or network: the companion (which loads after the page) starts only once
+  // the visitor has clicked a tab, so its navigation listeners never saw the landing page.
+  let clicked;
+  const tabClicked = new Promise((resolve) => { clicked = resolve; });
+  await context.route('**/reekolect_companion_bg.wasm', async (route) => { await tabClicked; await route.continue(); });
+  const { page, bodies, pageErrors } = await recordingPage(context);
+  await page.goto(`${env.proxy.url}/care/?token=s3cr3t#access_token=f4ke`);
+  await page.click('.tabs a[href="/care/light/"]');
+  assert.equal(new URL(page.url()).pathname, '/care/light/');
+  clicked();
+  const { attributes } = await leadWhen(uuid, (a) => a.page_trail);
+  assert.equal(attributes.page_trail, '/care/ › /care/light/', 'the landing page, then the tab');
+  assert.equal(attributes.last_page, '/care/light/ — Light — Fernwood care guide');
+  for (const body of bodies) {
+    for (const secret of ['s3cr3t', 'f4ke', 'token', '?']) assert.ok(!body.includes(secret), `${secret} in ${body}`);
+  }
   assert.deepEqual(pageErrors, []);
   await context.close();
 });
