@@ -14,6 +14,7 @@ use crate::breaker::Breaker;
 use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::resolver::SharedResolver;
 use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
@@ -127,7 +128,7 @@ impl UpstreamClient {
         trust: &Trust,
     ) -> Self {
         let base = base.trim_end_matches('/').to_string();
-        let mut connector = HttpConnector::new();
+        let mut connector = HttpConnector::new_with_resolver(SharedResolver::default());
         connector.enforce_http(false);
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(30)));
@@ -569,6 +570,7 @@ mod tests {
     use super::{Answer, UpstreamClient};
     use crate::breaker::Breaker;
     use crate::metrics::Metrics;
+    use crate::resolver::SharedResolver;
     use crate::Secret;
     use axum::body::Bytes;
     use axum::http::StatusCode;

@@ -38,6 +38,7 @@ pub mod mock;
 pub mod openapi;
 pub mod proxy;
 mod request_id;
+mod resolver;
 mod routes;
 mod secret;
 mod server;
