@@ -42,6 +42,7 @@ mod resolver;
 mod routes;
 mod secret;
 mod server;
+mod sessions;
 mod state;
 mod threads;
 pub mod tls;
