@@ -196,6 +196,48 @@ async fn a_burst_of_new_connections_resumes_tls_sessions() {
     .await
 }
 
+/// A visitor's connection that closes while the upstream's answer is due does not cost the
+/// upstream connection: the call is finished and its connection pooled, so the next request
+/// needs no new handshake.
+#[tokio::test]
+async fn a_visitor_leaving_mid_call_leaves_the_upstream_connection_pooled() {
+    bounded(async {
+        let ca = TestCa::new();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let counted = answered.clone();
+        let router = Router::new().route(
+            "/inbox/direct/lead",
+            put(move |_body: Bytes| {
+                let counted = counted.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(json!({"success": true, "message": "ok", "code": 200}))
+                }
+            }),
+        );
+        let upstream = ca.serve(router, LOOPBACK, false).await;
+        let proxy = proxy_trusting(&upstream.url(), &ca).await;
+        // A raw client: sends a lead, then goes away before the answer.
+        let mut visitor = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        let body = base_lead(1).to_string();
+        let request = format!(
+            "PUT /lead HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut visitor, request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(visitor);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(answered.load(Ordering::SeqCst), 1, "the upstream answered the call");
+        assert_eq!(put_json(&proxy.url(), &base_lead(2)).await.0, 200);
+        assert_eq!(upstream.handshakes(), 1, "the second request went over the first connection");
+        proxy.shutdown().await.unwrap();
+        upstream.shutdown().await.unwrap();
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_keepalive_post_of_text_plain_goes_over_tls() {
     bounded(async {
