@@ -613,7 +613,6 @@ mod tests {
     use super::{Answer, UpstreamClient};
     use crate::breaker::Breaker;
     use crate::metrics::Metrics;
-    use crate::resolver::SharedResolver;
     use crate::Secret;
     use axum::body::Bytes;
     use axum::http::StatusCode;

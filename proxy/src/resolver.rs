@@ -83,8 +83,25 @@ impl SharedResolver {
     }
 }
 
+/// A lookup's addresses, in the order `getaddrinfo` gave them.
+#[derive(Debug)]
+pub(crate) struct Addresses {
+    all: Arc<[SocketAddr]>,
+    next: usize,
+}
+
+impl Iterator for Addresses {
+    type Item = SocketAddr;
+
+    fn next(&mut self) -> Option<SocketAddr> {
+        let address = self.all.get(self.next).copied();
+        self.next += 1;
+        address
+    }
+}
+
 impl Service<Name> for SharedResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
+    type Response = Addresses;
     type Error = io::Error;
     type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
 
@@ -104,7 +121,7 @@ impl Service<Name> for SharedResolver {
                 })
                 .await;
             match outcome {
-                Ok(addresses) => Ok(addresses.to_vec().into_iter()),
+                Ok(addresses) => Ok(Addresses { all: addresses.clone(), next: 0 }),
                 Err((kind, message)) => Err(io::Error::new(*kind, message.clone())),
             }
         })

@@ -38,15 +38,6 @@ impl Default for TicketStore {
     }
 }
 
-impl TicketStore {
-    /// How many tickets are kept for `server`.
-    #[cfg(test)]
-    pub(crate) fn tickets_for(&self, server: &ServerName<'_>) -> usize {
-        let tickets = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
-        tickets.get(&server.to_owned()).map_or(0, VecDeque::len)
-    }
-}
-
 impl ClientSessionStore for TicketStore {
     fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
         self.others.set_kx_hint(server_name, group);
