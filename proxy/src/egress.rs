@@ -4,6 +4,7 @@
 //! end to end through the tunnel: the egress proxy sees neither the token nor the lead.
 //! Loopback upstreams (the embedded mock, tests) never go through a proxy.
 
+use crate::resolver::SharedResolver;
 use axum::http::Uri;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -15,13 +16,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
 
+/// A TCP connector whose lookups are shared (see [`crate::resolver`]).
+pub(crate) type Direct = HttpConnector<SharedResolver>;
+
 /// An error from connecting.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The connector under TLS: direct, or through a `CONNECT` tunnel.
 #[derive(Clone)]
 pub(crate) struct Egress {
-    direct: HttpConnector,
+    direct: Direct,
     proxies: Arc<Matcher>,
 }
 
@@ -33,7 +37,7 @@ impl std::fmt::Debug for Egress {
 
 impl Egress {
     /// Connecting with `direct`, through the proxies the environment names.
-    pub(crate) fn new(direct: HttpConnector) -> Self {
+    pub(crate) fn new(direct: Direct) -> Self {
         Self { direct, proxies: Arc::new(Matcher::from_env()) }
     }
 }
@@ -55,7 +59,7 @@ impl Egress {
 }
 
 impl Service<Uri> for Egress {
-    type Response = <HttpConnector as Service<Uri>>::Response;
+    type Response = <Direct as Service<Uri>>::Response;
     type Error = BoxError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
 

@@ -14,6 +14,7 @@ use crate::breaker::Breaker;
 use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::resolver::SharedResolver;
 use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
@@ -127,7 +128,7 @@ impl UpstreamClient {
         trust: &Trust,
     ) -> Self {
         let base = base.trim_end_matches('/').to_string();
-        let mut connector = HttpConnector::new();
+        let mut connector = HttpConnector::new_with_resolver(SharedResolver::default());
         connector.enforce_http(false);
         connector.set_nodelay(true);
         connector.set_keepalive(Some(Duration::from_secs(30)));
@@ -256,12 +257,12 @@ impl UpstreamClient {
         head: &mut Option<(StatusCode, Instant)>,
     ) -> Result<Answer, Failure> {
         let http = self.http();
-        let mut sent = http.request(make()).await;
+        let mut sent = Finished::new(http.request(make()), self.timeout).await;
         if let Err(err) = &sent {
             // Nothing was sent on a connection that could not be made; a TLS refusal would
             // only be refused again.
             if err.is_connect() && tls_failure(err).is_none() {
-                sent = http.request(make()).await;
+                sent = Finished::new(http.request(make()), self.timeout).await;
             }
         }
         let response = sent.map_err(Failure::Unreachable)?;
@@ -481,6 +482,49 @@ impl UpstreamClient {
         } else {
             text.replace(token, "[redacted]")
         }
+    }
+}
+
+/// An upstream call whose answer is read even when the caller goes away before it came (the
+/// visitor's connection closed, a timeout): the request is on its way or on the wire, and a
+/// connection dropped while its answer is due is closed, so the next call would open (and
+/// handshake) a new one. Left unfinished, the call goes on in a task of its own, for at most
+/// `timeout`, and its connection goes back to the pool. Nothing is sent twice: it is the
+/// same call, finished.
+struct Finished {
+    call: Option<hyper_util::client::legacy::ResponseFuture>,
+    timeout: Duration,
+}
+
+impl Finished {
+    fn new(call: hyper_util::client::legacy::ResponseFuture, timeout: Duration) -> Self {
+        Self { call: Some(call), timeout }
+    }
+}
+
+impl Future for Finished {
+    type Output = <hyper_util::client::legacy::ResponseFuture as Future>::Output;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let Some(call) = self.call.as_mut() else { return std::task::Poll::Pending };
+        let answer = std::task::ready!(std::pin::Pin::new(call).poll(cx));
+        self.call = None;
+        std::task::Poll::Ready(answer)
+    }
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let (Some(call), Ok(runtime)) = (self.call.take(), tokio::runtime::Handle::try_current()) else { return };
+        let timeout = self.timeout;
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(timeout, async move {
+                if let Ok(response) = call.await {
+                    let _ = Limited::new(response.into_body(), MAX_UPSTREAM_BODY).collect().await;
+                }
+            })
+            .await;
+        });
     }
 }
 

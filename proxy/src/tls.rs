@@ -22,7 +22,14 @@ use tower::ServiceExt;
 pub struct TlsServer {
     /// The server (its [`ServerHandle::url`] says `http://`; see [`TlsServer::url`]).
     pub handle: ServerHandle,
-    handshakes: Arc<AtomicU64>,
+    handshakes: Arc<Handshakes>,
+}
+
+/// TLS handshakes completed: all, and those that resumed a session.
+#[derive(Debug, Default)]
+struct Handshakes {
+    completed: AtomicU64,
+    resumed: AtomicU64,
 }
 
 impl TlsServer {
@@ -33,7 +40,12 @@ impl TlsServer {
 
     /// TLS handshakes completed so far (one per connection).
     pub fn handshakes(&self) -> u64 {
-        self.handshakes.load(Ordering::SeqCst)
+        self.handshakes.completed.load(Ordering::SeqCst)
+    }
+
+    /// Of [`Self::handshakes`], those that resumed an earlier session (a ticket).
+    pub fn resumed(&self) -> u64 {
+        self.handshakes.resumed.load(Ordering::SeqCst)
     }
 
     /// Stops the server gracefully (see [`ServerHandle::shutdown`]).
@@ -77,7 +89,7 @@ pub fn spawn_router_tls(
 ) -> io::Result<TlsServer> {
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = oneshot::channel::<()>();
-    let handshakes = Arc::new(AtomicU64::new(0));
+    let handshakes = Arc::new(Handshakes::default());
     let counted = handshakes.clone();
     let acceptor = TlsAcceptor::from(config);
     let task = tokio::spawn(async move {
@@ -94,7 +106,10 @@ pub fn spawn_router_tls(
             let watcher = graceful.watcher();
             tokio::spawn(async move {
                 let Ok(stream) = acceptor.accept(stream).await else { return };
-                counted.fetch_add(1, Ordering::SeqCst);
+                if stream.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                    counted.resumed.fetch_add(1, Ordering::SeqCst);
+                }
+                counted.completed.fetch_add(1, Ordering::SeqCst);
                 let service = router.map_request(move |mut request: axum::http::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                     request.map(axum::body::Body::new)

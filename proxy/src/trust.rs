@@ -6,6 +6,8 @@
 //! system's store), and the CAs of `--upstream-ca FILE` (PEM). A company whose egress goes
 //! through a TLS-inspecting gateway adds the gateway's CA, a test its own.
 
+use crate::sessions::TicketStore;
+use rustls::client::Resumption;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{CertificateError, ClientConfig, RootCertStore};
@@ -92,6 +94,8 @@ impl Trust {
             .map_err(|err| TrustError::Tls(err.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
+        let mut config = config;
+        config.resumption = Resumption::store(Arc::new(TicketStore::default()));
         Ok(Self { config: Arc::new(config) })
     }
 

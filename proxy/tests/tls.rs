@@ -152,6 +152,92 @@ async fn many_requests_share_one_pooled_connection_and_one_handshake() {
     .await
 }
 
+/// Connections opened in a burst resume TLS sessions: a server sends 2 tickets per
+/// handshake and each is good once, so a burst of `n` new connections resumes only when the
+/// proxy kept the tickets of earlier connections (rustls's default store keeps 8 per server).
+#[tokio::test]
+async fn a_burst_of_new_connections_resumes_tls_sessions() {
+    bounded(async {
+        let ca = TestCa::new();
+        // Each answer takes a while, so concurrent requests need a connection each.
+        let router = Router::new().route(
+            "/inbox/direct/lead",
+            put(|_body: Bytes| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                axum::Json(json!({"success": true, "message": "ok", "code": 200}))
+            }),
+        );
+        let upstream = ca.serve(router, LOOPBACK, false).await;
+        let proxy = proxy_trusting(&upstream.url(), &ca).await;
+        let burst = |from: u64, n: u64| {
+            let url = proxy.url();
+            async move {
+                let requests = (from..from + n).map(|k| {
+                    let url = url.clone();
+                    tokio::spawn(async move { put_json(&url, &base_lead(k)).await.0 })
+                });
+                for request in requests.collect::<Vec<_>>() {
+                    assert_eq!(request.await.unwrap(), 200);
+                }
+            }
+        };
+        burst(0, 10).await;
+        let (first, first_resumed) = (upstream.handshakes(), upstream.resumed());
+        assert!(first >= 10, "{first} handshakes for 10 concurrent requests");
+        // 30 at once: the pooled connections carry some, the others are new, and resume.
+        burst(100, 30).await;
+        let opened = upstream.handshakes() - first;
+        let resumed = upstream.resumed() - first_resumed;
+        assert!(opened >= 12, "{opened} connections opened for 30 concurrent requests");
+        assert_eq!(resumed, opened, "{resumed} of {opened} new connections resumed a session");
+        proxy.shutdown().await.unwrap();
+        upstream.shutdown().await.unwrap();
+    })
+    .await
+}
+
+/// A visitor's connection that closes while the upstream's answer is due does not cost the
+/// upstream connection: the call is finished and its connection pooled, so the next request
+/// needs no new handshake.
+#[tokio::test]
+async fn a_visitor_leaving_mid_call_leaves_the_upstream_connection_pooled() {
+    bounded(async {
+        let ca = TestCa::new();
+        let answered = Arc::new(AtomicUsize::new(0));
+        let counted = answered.clone();
+        let router = Router::new().route(
+            "/inbox/direct/lead",
+            put(move |_body: Bytes| {
+                let counted = counted.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(json!({"success": true, "message": "ok", "code": 200}))
+                }
+            }),
+        );
+        let upstream = ca.serve(router, LOOPBACK, false).await;
+        let proxy = proxy_trusting(&upstream.url(), &ca).await;
+        // A raw client: sends a lead, then goes away before the answer.
+        let mut visitor = tokio::net::TcpStream::connect(proxy.addr()).await.unwrap();
+        let body = base_lead(1).to_string();
+        let request = format!(
+            "PUT /lead HTTP/1.1\r\nhost: proxy\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut visitor, request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(visitor);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(answered.load(Ordering::SeqCst), 1, "the upstream answered the call");
+        assert_eq!(put_json(&proxy.url(), &base_lead(2)).await.0, 200);
+        assert_eq!(upstream.handshakes(), 1, "the second request went over the first connection");
+        proxy.shutdown().await.unwrap();
+        upstream.shutdown().await.unwrap();
+    })
+    .await
+}
+
 #[tokio::test]
 async fn the_keepalive_post_of_text_plain_goes_over_tls() {
     bounded(async {
