@@ -38,8 +38,9 @@ pub const CAPACITY: usize = 64 * 1024;
 pub const SHARDS: usize = 64;
 
 /// Longest answer kept as it came, in bytes; a longer one is replayed as a short success
-/// naming its status. With [`CAPACITY`], this bounds the memory to about 28 MiB in the worst
-/// case (the Reekolect API's answers are far shorter: about 9 MiB).
+/// naming its status. With [`CAPACITY`], this bounds the memory to about 30 MiB (some 200 bytes
+/// of map, queue and answer per id besides the answer's text); with the Reekolect API's usual
+/// answers of some 50 bytes, about 16 MiB.
 pub const MAX_KEPT_ANSWER: usize = 256;
 
 /// An update as the proxy tells them apart: its visitor's UUID and its id (128 bits each).
