@@ -63,8 +63,9 @@ struct Shard {
 /// Where an update stands.
 #[derive(Debug)]
 enum Slot {
-    /// On its way upstream; the receiver sees its answer once it came.
-    InFlight(watch::Receiver<Option<Answer>>),
+    /// On its way upstream; the sender, made when a repeat first waits for it (most
+    /// updates have none, and cost no channel), tells the waiting repeats its answer.
+    InFlight(Option<watch::Sender<Option<Answer>>>),
     /// Delivered at that time, with this answer.
     Delivered(Instant, Answer),
 }
@@ -96,7 +97,7 @@ enum Claim {
     /// Another request is forwarding it: wait for its answer.
     Wait(watch::Receiver<Option<Answer>>),
     /// This request forwards it, and tells the waiting ones the answer.
-    Forward(watch::Sender<Option<Answer>>),
+    Forward,
 }
 
 impl Default for Deliveries {
@@ -123,8 +124,8 @@ impl Deliveries {
                         }
                     }
                 }
-                Claim::Forward(sender) => {
-                    let pending = Pending { deliveries: self, key, sender: Some(sender) };
+                Claim::Forward => {
+                    let pending = Pending { deliveries: self, key, finished: false };
                     let forward = forward.take().expect("an update is forwarded once per request");
                     return pending.finish(forward.await).await;
                 }
@@ -140,13 +141,14 @@ impl Deliveries {
         let mut shard = self.shard(&key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         shard.forget_older_than(now.checked_sub(WINDOW));
-        match shard.slots.get(&key) {
+        match shard.slots.get_mut(&key) {
             Some(Slot::Delivered(_, answer)) => Claim::Delivered(answer.clone()),
-            Some(Slot::InFlight(receiver)) => Claim::Wait(receiver.clone()),
+            Some(Slot::InFlight(sender)) => {
+                Claim::Wait(sender.get_or_insert_with(|| watch::channel(None).0).subscribe())
+            }
             None => {
-                let (sender, receiver) = watch::channel(None);
-                shard.slots.insert(key, Slot::InFlight(receiver));
-                Claim::Forward(sender)
+                shard.slots.insert(key, Slot::InFlight(None));
+                Claim::Forward
             }
         }
     }
@@ -174,7 +176,7 @@ impl Shard {
 struct Pending<'a> {
     deliveries: &'a Deliveries,
     key: UpdateKey,
-    sender: Option<watch::Sender<Option<Answer>>>,
+    finished: bool,
 }
 
 impl Pending<'_> {
@@ -186,21 +188,28 @@ impl Pending<'_> {
         let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
         let answer =
             Answer { status: parts.status, body: body.clone(), retry_after: parts.headers.get(RETRY_AFTER).cloned() };
-        {
+        let before = {
             let mut shard = self.deliveries.shard(&self.key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if answer.status.is_success() {
-                let kept =
-                    if answer.body.len() <= MAX_KEPT_ANSWER { answer.clone() } else { short_success(answer.status) };
+                // A copy: the answer's bytes may be a slice of a larger buffer (the upstream
+                // connection's), which a kept slice would keep alive whole.
+                let kept = if answer.body.len() <= MAX_KEPT_ANSWER {
+                    Answer { body: Bytes::copy_from_slice(&answer.body), ..answer.clone() }
+                } else {
+                    short_success(answer.status)
+                };
                 let now = Instant::now();
-                shard.slots.insert(self.key, Slot::Delivered(now, kept));
+                let before = shard.slots.insert(self.key, Slot::Delivered(now, kept));
                 shard.delivered.push_back((now, self.key));
                 shard.forget_older_than(now.checked_sub(WINDOW));
+                before
             } else {
-                shard.slots.remove(&self.key);
+                shard.slots.remove(&self.key)
             }
-        }
-        if let Some(sender) = self.sender.take() {
-            sender.send_replace(Some(answer));
+        };
+        self.finished = true;
+        if let Some(Slot::InFlight(Some(waiting))) = before {
+            waiting.send_replace(Some(answer));
         }
         axum::response::Response::from_parts(parts, Body::from(body))
     }
@@ -208,7 +217,7 @@ impl Pending<'_> {
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if self.sender.is_some() {
+        if !self.finished {
             let mut shard = self.deliveries.shard(&self.key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if matches!(shard.slots.get(&self.key), Some(Slot::InFlight(_))) {
                 shard.slots.remove(&self.key);
