@@ -30,15 +30,9 @@ pub fn parse(text: &str) -> Result<u128, FieldError> {
     bits.ok_or_else(|| FieldError::new(PARAM, RULE))
 }
 
-/// Writes 128 bits as the 32 lower-case hexadecimal digits of an id (without the
-/// formatting machinery, which the browser bundle does without).
-pub fn format(bits: u128) -> String {
-    (0..DIGITS).rev().map(|digit| char::from(b"0123456789abcdef"[((bits >> (digit * 4)) & 0xf) as usize])).collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{find_in_query, format, parse, PARAM};
+    use super::{find_in_query, parse, PARAM};
 
     #[test]
     fn an_id_is_32_hex_digits_of_either_case() {
@@ -56,16 +50,6 @@ mod tests {
             assert_eq!(error.field, PARAM, "{bad:?}");
             assert!(error.rule.contains("32 hexadecimal digits"), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn format_writes_what_parse_reads() {
-        for bits in [0, 1, u128::MAX, 0x0123456789abcdef0123456789abcdef] {
-            let text = format(bits);
-            assert_eq!(text.len(), 32);
-            assert_eq!(parse(&text), Ok(bits));
-        }
-        assert_eq!(format(0xab), "000000000000000000000000000000ab");
     }
 
     #[test]
