@@ -13,6 +13,7 @@ use gloo_timers::callback::{Interval, Timeout};
 use js_sys::{Function, Promise};
 use reekolect_lead::outbox::{Entry, Identity, Outbox};
 use reekolect_lead::retry::Outcome;
+use reekolect_lead::update_id;
 use reekolect_lead::{validate_fields, FieldError, Lead, FIELDS};
 use std::cell::{RefCell, RefMut};
 use std::rc::Rc;
@@ -23,6 +24,9 @@ use wasm_bindgen_futures::{future_to_promise, spawn_local};
 /// How often updates waiting for the visitor UUID look for it again (ms). Reading a few
 /// storage keys is cheap; the widget gives no event when it creates the UUID.
 const IDENTITY_POLL_MS: f64 = 500.0;
+/// How long an update with an id sent as the page goes is left to that request (ms)
+/// before another page may send it again (see [`Pipeline::send_before_leaving`]).
+const LEASE_WITH_ID_MS: f64 = 2_000.0;
 /// What keepalive requests may carry in all, per page (the Fetch standard's limit).
 const KEEPALIVE_BUDGET_BYTES: usize = 64 * 1024;
 
@@ -38,7 +42,6 @@ struct State {
     in_flight: Option<String>,
     /// The page is hidden or going: sends use `keepalive`.
     hidden: bool,
-    next_id: u64,
     heartbeat: Option<Interval>,
     /// `setConsent(true)` was called on this page.
     consent: bool,
@@ -71,7 +74,6 @@ impl Pipeline {
                 sending: false,
                 in_flight: None,
                 hidden: false,
-                next_id: 0,
                 heartbeat: None,
                 consent: false,
                 visitor_token: None,
@@ -141,12 +143,8 @@ impl Pipeline {
         let promise = Promise::new(&mut |resolve, reject| waiter = Some((resolve, reject)));
         {
             let mut state = this.state.borrow_mut();
-            let State { outbox, next_id, store, .. } = &mut *state;
-            let id = outbox.add(update, identity.as_ref(), || {
-                *next_id += 1;
-                store.entry_id(*next_id)
-            });
-            outbox.stamp(&id, js_sys::Date::now());
+            let id = state.outbox.add(update, identity.as_ref(), store::new_update_id);
+            state.outbox.stamp(&id, js_sys::Date::now());
             state.waiters.add(id, waiter);
         }
         Self::save_soon(this);
@@ -237,6 +235,7 @@ impl Pipeline {
                 timeout_ms: this.config.request_timeout_ms,
                 keepalive,
                 visitor_token: this.state.borrow().visitor_token.clone(),
+                update_id: &entry.id,
             };
             let reply = transport::send(&entry.lead, &options).await;
             this.state.borrow_mut().in_flight = None;
@@ -349,6 +348,9 @@ impl Pipeline {
 
     /// Acts on a send's reply: forget, retry later, or drop and report.
     fn settle(&self, entry: &Entry, reply: Reply) {
+        if !self.state.borrow().outbox.entries.iter().any(|e| e.id == entry.id) {
+            return; // settled already: a later send of the same update came back first
+        }
         let now = js_sys::Date::now();
         let outcome = Outcome::of(reply.status);
         if outcome == Outcome::Retry {
@@ -504,16 +506,24 @@ impl Pipeline {
     }
 
     /// The page may be about to go: send every due entry at once, with `keepalive`, within
-    /// the keepalive budget. Each is leased for the request timeout (its `not_before`), so
-    /// neither this page's pump nor a page adopting the outbox sends it again meanwhile.
-    /// What does not fit, or does not arrive, stays in the outbox for the next page.
+    /// the keepalive budget. Each is leased (its `not_before`) for the request timeout, or
+    /// [`LEASE_WITH_ID_MS`] when it has an update id, so neither this page's pump nor a page
+    /// adopting the outbox sends it again meanwhile. What does not fit, or does not arrive,
+    /// stays in the outbox for the next page; the proxy answers a repeat of an update it
+    /// has delivered (or is delivering) with that delivery's answer, without a second one.
     fn send_before_leaving(this: &Rc<Self>) {
         if !this.consented() {
             return;
         }
         this.assign_identity();
         let now = js_sys::Date::now();
-        let lease_until = now + f64::from(this.config.request_timeout_ms);
+        // An update with an id is delivered once by the proxy, which makes a repeat of one
+        // still on its way wait for its answer: the next page may send it again soon, and
+        // its own updates need not wait behind it for the whole request timeout.
+        let lease = |entry: &Entry| {
+            let timeout = f64::from(this.config.request_timeout_ms);
+            now + if entry.id.len() == update_id::DIGITS { timeout.min(LEASE_WITH_ID_MS) } else { timeout }
+        };
         let due: Vec<String> = {
             let state = this.state.borrow();
             state
@@ -538,7 +548,7 @@ impl Pipeline {
         {
             let mut state = this.state.borrow_mut();
             for entry in &batch {
-                state.outbox.postpone(&entry.id, lease_until);
+                state.outbox.postpone(&entry.id, lease(entry));
             }
         }
         this.save();
@@ -550,6 +560,7 @@ impl Pipeline {
                     timeout_ms: me.config.request_timeout_ms,
                     keepalive: true,
                     visitor_token: me.state.borrow().visitor_token.clone(),
+                    update_id: &entry.id,
                 };
                 let reply = transport::send(&entry.lead, &options).await;
                 me.settle(&entry, reply); // reached only if the page lives on (a hidden tab)

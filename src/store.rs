@@ -77,11 +77,6 @@ impl Store {
         &self.page_id
     }
 
-    /// A new entry id, unique across pages.
-    pub fn entry_id(&self, n: u64) -> String {
-        self.page_id.clone() + "-" + &decimal(n)
-    }
-
     fn outbox_key(&self) -> String {
         OUTBOX_PREFIX.to_string() + &self.page_id
     }
@@ -186,6 +181,15 @@ impl Store {
         }
         adopted
     }
+}
+
+/// A new update's id: 128 random bits as 32 hex digits (see [`reekolect_lead::update_id`]).
+/// Made once, when the update enters the outbox, and kept across retries and pages, so that
+/// the proxy delivers the update once. `Math.random` (already in the bundle), four bits a
+/// digit, is random enough: the proxy tells updates apart per visitor, and an id need not
+/// be secret.
+pub fn new_update_id() -> String {
+    (0..32).map(|_| char::from(b"0123456789abcdef"[(js_sys::Math::random() * 16.0) as usize & 15])).collect()
 }
 
 fn read(storage: &Storage, key: &str) -> Option<Outbox> {

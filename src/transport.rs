@@ -1,6 +1,7 @@
 //! Sends one update to the proxy with `fetch`, and reads what came back.
 
 use reekolect_lead::retry::retry_after_seconds;
+use reekolect_lead::update_id;
 use reekolect_lead::Lead;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -30,6 +31,9 @@ pub struct SendOptions<'a> {
     pub keepalive: bool,
     /// The signed visitor token, when the site gave one (header, or query for a POST).
     pub visitor_token: Option<String>,
+    /// The update's id, sent as `?updateId=` so that the proxy delivers it once. Entries
+    /// saved by an older companion have ids of another form: they go without.
+    pub update_id: &'a str,
 }
 
 /// `PUT`s `lead` as JSON. Never fails: a failure is a [`Reply`] without a status.
@@ -51,11 +55,20 @@ async fn try_send(lead: &Lead, options: &SendOptions<'_>) -> Result<Reply, JsVal
     let headers = web_sys::Headers::new()?;
     headers.set("content-type", content_type)?;
     let mut url = options.endpoint.to_string();
+    // A simple request may carry no custom header: what a keepalive POST must carry besides
+    // the lead goes in the query, and the id does on every send (one way for both).
+    let mut query = |name: &str, value: &str| {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(name);
+        url.push('=');
+        url.push_str(value);
+    };
+    if options.update_id.len() == update_id::DIGITS {
+        query(update_id::PARAM, options.update_id);
+    }
     if let Some(token) = &options.visitor_token {
         if options.keepalive {
-            // A simple request may carry no custom header: the proxy reads it from the query.
-            let separator = if url.contains('?') { '&' } else { '?' };
-            url = url + &separator.to_string() + "visitor=" + &String::from(js_sys::encode_uri_component(token));
+            query("visitor", &String::from(js_sys::encode_uri_component(token)));
         } else {
             headers.set("x-reekolect-visitor", token)?;
         }

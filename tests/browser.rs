@@ -219,7 +219,10 @@ async fn update_lead_puts_the_wire_format_to_the_proxy() {
     assert_eq!(calls.length(), 1);
     let call = calls.get(0);
     assert_eq!(get(&call, "method"), "PUT");
-    assert_eq!(get(&call, "url"), "https://proxy.example/rk/lead");
+    // The update's id rides in the query (32 hex digits, made once for the update).
+    let url = get(&call, "url").as_string().unwrap();
+    let id = url.strip_prefix("https://proxy.example/rk/lead?updateId=").unwrap_or_else(|| panic!("{url}"));
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{url}");
     assert_eq!(get(&call, "type"), "application/json");
     let body = get(&call, "body").as_string().unwrap();
     let expected = format!(
@@ -655,10 +658,10 @@ async fn a_visitor_token_goes_in_a_header_or_for_beacons_in_the_query() {
     let calls: js_sys::Array = calls.dyn_into().unwrap();
     reset_page();
     assert_eq!(headers.get(0), "v1.abc.123.sig");
-    assert_eq!(
-        get(&calls.get(1), "url").as_string().unwrap(),
-        web_sys::window().unwrap().location().origin().unwrap() + "/p/lead?visitor=v1.new%20token"
-    );
+    let url = get(&calls.get(1), "url").as_string().unwrap();
+    let origin = web_sys::window().unwrap().location().origin().unwrap();
+    let query = url.strip_prefix(&(origin + "/p/lead?updateId=")).unwrap_or_else(|| panic!("{url}"));
+    assert_eq!(&query[32..], "&visitor=v1.new%20token", "{url}");
     assert_eq!(headers.get(1), JsValue::NULL, "a beacon-style request carries no custom header");
 }
 

@@ -96,12 +96,23 @@ async function lead(request, env, edge, url) {
   const token = edge.checksVisitors
     ? request.headers.get('x-reekolect-visitor') ?? url.searchParams.get('visitor') ?? undefined
     : undefined;
-  const admitted = edge.admit(body, token, Date.now() / 1000);
+  const admitted = edge.admit(body, token, Date.now() / 1000, url.searchParams.get('updateId') ?? undefined);
   if (!admitted.forward) return admitted;
-  const { body: leadJson, uuid } = admitted;
+  const { body: leadJson, uuid, key } = admitted;
   admitted.free();
   if (await overLimit(env.REEKOLECT_VISITOR_LIMITER, uuid)) return edge.tooMany('visitor');
-  return forward(edge, leadJson);
+  if (key === undefined) return forward(edge, leadJson);
+  // Each update once, as far as this isolate knows (edge/src/once.rs).
+  const known = edge.claimUpdate(key, Date.now());
+  if (known !== undefined) return known;
+  let answer;
+  try {
+    answer = await forward(edge, leadJson);
+  } catch (error) { // never expected; a failure all the same, so the id is freed
+    answer = edge.unreachable(error?.message ?? String(error));
+  }
+  edge.settleUpdate(key, answer, Date.now());
+  return answer;
 }
 
 /** PUT the lead upstream with the token; never following a redirect. */

@@ -18,6 +18,7 @@ pub mod admit;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod once;
 pub mod relay;
 pub mod visitor;
 
@@ -25,6 +26,7 @@ pub use config::{Config, Vars};
 pub use error::{ApiError, ConfigError};
 
 use relay::{Relayed, UpstreamAnswer};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 /// The Worker's rules for one configuration (built once per isolate from `env`).
@@ -32,6 +34,8 @@ use wasm_bindgen::prelude::*;
 #[derive(Debug)]
 pub struct Edge {
     config: Config,
+    /// The updates this isolate forwarded lately ([`once`]).
+    deliveries: RefCell<once::Deliveries>,
 }
 
 /// An answer to send, or (when [`Answer::forward`]) a lead to forward upstream.
@@ -43,6 +47,7 @@ pub struct Answer {
     retry_after: Option<String>,
     forward: bool,
     uuid: Option<String>,
+    key: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -76,6 +81,13 @@ impl Answer {
     pub fn uuid(&self) -> Option<String> {
         self.uuid.clone()
     }
+
+    /// The forwarded update's key (visitor and update id) when the request had an update
+    /// id: for [`Edge::claim_update`] and [`Edge::settle_update`].
+    #[wasm_bindgen(getter)]
+    pub fn key(&self) -> Option<String> {
+        self.key.clone()
+    }
 }
 
 impl From<ApiError> for Answer {
@@ -92,6 +104,7 @@ impl From<Relayed> for Answer {
             retry_after: relayed.retry_after,
             forward: false,
             uuid: None,
+            key: None,
         }
     }
 }
@@ -111,7 +124,9 @@ impl Edge {
     #[wasm_bindgen(constructor)]
     pub fn new(vars: &str) -> Result<Edge, String> {
         let vars: Vars = serde_json::from_str(vars).map_err(|err| ConfigError::Vars(err.to_string()).to_string())?;
-        Config::from_vars(&vars).map(|config| Edge { config }).map_err(|err| err.to_string())
+        Config::from_vars(&vars)
+            .map(|config| Edge { config, deliveries: RefCell::default() })
+            .map_err(|err| err.to_string())
     }
 
     /// `<upstream>/inbox/direct/lead`.
@@ -166,12 +181,29 @@ impl Edge {
     }
 
     /// The checks before forwarding `body`: the answer (400, 403, 401), or the normalised lead
-    /// to forward. `visitor_token`: the header's, else `?visitor=`; `now`: unix seconds.
-    pub fn admit(&self, body: &[u8], visitor_token: Option<String>, now: f64) -> Answer {
-        match self.admitted(body, visitor_token.as_deref(), now as u64) {
-            Ok((lead, uuid)) => Answer { status: 200, body: lead, retry_after: None, forward: true, uuid: Some(uuid) },
+    /// to forward. `visitor_token`: the header's, else `?visitor=`; `now`: unix seconds;
+    /// `update_id`: `?updateId=`, if given (checked by the proxy's rule).
+    pub fn admit(&self, body: &[u8], visitor_token: Option<String>, now: f64, update_id: Option<String>) -> Answer {
+        match self.admitted(body, visitor_token.as_deref(), now as u64, update_id.as_deref()) {
+            Ok((lead, uuid, key)) => {
+                Answer { status: 200, body: lead, retry_after: None, forward: true, uuid: Some(uuid), key }
+            }
             Err(error) => error.into(),
         }
+    }
+
+    /// The answer for the update `key` without forwarding it, when this isolate knows one
+    /// (see [`once`]): delivered before, or a 425 while on its way. `None`: forward it, then
+    /// call [`Edge::settle_update`]. `now`: ms since the epoch.
+    #[wasm_bindgen(js_name = claimUpdate)]
+    pub fn claim_update(&self, key: &str, now: f64) -> Option<Answer> {
+        self.deliveries.borrow_mut().claim(key, now)
+    }
+
+    /// Records the answer forwarding update `key` got (remembered when a delivery).
+    #[wasm_bindgen(js_name = settleUpdate)]
+    pub fn settle_update(&self, key: &str, answer: &Answer, now: f64) {
+        self.deliveries.borrow_mut().settle(key, answer, now);
     }
 
     /// What the upstream answered, as the Worker answers it.
@@ -248,21 +280,36 @@ impl Edge {
 
 impl Edge {
     /// [`Edge::admit`]'s checks: the lead as JSON and its UUID, or the error.
-    fn admitted(&self, body: &[u8], visitor_token: Option<&str>, now: u64) -> Result<(String, String), ApiError> {
-        let lead = reekolect_lead_json::read_lead(body).map_err(ApiError::fields)?;
+    fn admitted(
+        &self,
+        body: &[u8],
+        visitor_token: Option<&str>,
+        now: u64,
+        update_id: Option<&str>,
+    ) -> Result<(String, String, Option<String>), ApiError> {
+        let update = update_id.map(reekolect_lead::update_id::parse).transpose();
+        let lead = match (reekolect_lead_json::read_lead(body), update.as_ref()) {
+            (Ok(lead), Ok(_)) => lead,
+            (Ok(_), Err(id_error)) => return Err(ApiError::fields(vec![id_error.clone()])),
+            (Err(mut errors), id) => {
+                errors.extend(id.err().cloned());
+                return Err(ApiError::fields(errors));
+            }
+        };
         admit::check_bot(self.config.allow_bots.as_deref(), &lead)?;
         if let Some(key) = &self.config.visitor_key {
             admit::check_visitor(key, visitor_token, &lead, now)?;
         }
         let uuid = lead.uuid.clone().unwrap_or_default();
-        Ok((serde_json::to_string(&lead).expect("a lead serialises"), uuid))
+        let key = update.ok().flatten().map(|id| uuid.to_ascii_lowercase() + ":" + &id.to_string());
+        Ok((serde_json::to_string(&lead).expect("a lead serialises"), uuid, key))
     }
 }
 
 /// `GET /healthz`: the Worker answers.
 #[wasm_bindgen(js_name = healthAnswer)]
 pub fn health_answer() -> Answer {
-    Answer { status: 200, body: r#"{"ok":true}"#.to_string(), retry_after: None, forward: false, uuid: None }
+    Answer { status: 200, body: r#"{"ok":true}"#.to_string(), retry_after: None, forward: false, uuid: None, key: None }
 }
 
 /// 404 for any other path.

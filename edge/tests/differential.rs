@@ -176,16 +176,16 @@ fn admitted_leads_are_forwarded_as_the_proxy_writes_them() {
     let now = 1_800_000_000;
     let token = reekolect_proxy::visitor::VisitorKey::new("visitor-secret").sign(UUID, now + 60);
     let body = format!(r#"{{"uuid":"{UUID}","botId":"b1","customerId":"c1","tags":[" a ","a"],"name":" Ada "}}"#);
-    let answer = edge.admit(body.as_bytes(), Some(token), now as f64);
+    let answer = edge.admit(body.as_bytes(), Some(token), now as f64, None);
     assert!(answer.forward(), "{}", answer.body());
     assert_eq!(answer.uuid().as_deref(), Some(UUID));
     let lead = reekolect_proxy::proxy::read_lead(body.as_bytes()).unwrap();
     assert_eq!(answer.body(), serde_json::to_string(&lead).unwrap());
     // Identity without a token: 401; another bot: 403 before it; an id with spaces is not the
     // allowed id (the proxy does not trim ids either).
-    assert_eq!(edge.admit(body.as_bytes(), None, now as f64).status(), 401);
+    assert_eq!(edge.admit(body.as_bytes(), None, now as f64, None).status(), 401);
     for bot in ["b2", " b1 "] {
         let other = body.replace(r#""botId":"b1""#, &format!(r#""botId":"{bot}""#));
-        assert_eq!(edge.admit(other.as_bytes(), None, now as f64).status(), 403, "{bot}");
+        assert_eq!(edge.admit(other.as_bytes(), None, now as f64, None).status(), 403, "{bot}");
     }
 }

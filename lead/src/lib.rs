@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod pages;
 pub mod retry;
 pub mod text;
+pub mod update_id;
 mod validate;
 
 pub use context::{find_visitor_uuid, is_uuid, parse_bot_page_url, parse_widget_script_text, BotIds};

@@ -3,7 +3,9 @@
 //! through (request id, log line, CORS, metrics, timeouts, body and IP limits) is in the
 //! router's layers ([`crate::routes`]).
 
+use crate::deliveries::UpdateKey;
 use crate::error::ApiError;
+use crate::limits::uuid_bits;
 use crate::state::AppState;
 use crate::visitor::{self, VisitorKey, VISITOR_HEADER};
 use crate::watchdog::Watched;
@@ -12,7 +14,7 @@ use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{put, MethodRouter};
-use reekolect_lead::{BotIds, FieldError, Lead};
+use reekolect_lead::{update_id, BotIds, FieldError, Lead};
 use reekolect_lead_json::read_marked_lead;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -35,9 +37,9 @@ struct LeadQuery {
 /// which would copy its headers and parse its query on every request: only the visitor
 /// token is read from them, and only when the proxy checks visitor tokens.
 async fn put_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (token, watched) = (visitor_token(&state, &request), watchdog(&request));
+    let (token, watched, update) = (visitor_token(&state, &request), watchdog(&request), update_id_of(&request));
     match Bytes::from_request(request, &state).await {
-        Ok(body) => submit(&state, token.as_deref(), &body, watched.as_deref()).await,
+        Ok(body) => submit(&state, token.as_deref(), update, &body, watched.as_deref()).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -71,6 +73,12 @@ fn visitor_token(state: &AppState, request: &Request) -> Option<String> {
     Query::<LeadQuery>::try_from_uri(request.uri()).ok().and_then(|Query(query)| query.visitor)
 }
 
+/// The request's update id (`?updateId=`), if it has one: its bits, or the error naming it.
+/// Only a request with a query string pays for the look.
+fn update_id_of(request: &Request) -> Option<Result<u128, FieldError>> {
+    request.uri().query().and_then(update_id::find_in_query).map(update_id::parse)
+}
+
 /// Whether the content type is `text/plain` or `application/json` (any parameters).
 fn is_text_or_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -81,21 +89,45 @@ fn is_text_or_json(headers: &HeaderMap) -> bool {
 }
 
 /// Admits the update ([`admit`]) and forwards it (the upstream timeout kept by the
-/// connection's watchdog when `watched`, else by a tokio timer). `visitor_token`: the
-/// request's visitor token ([`visitor_token`], else `?visitor=`), if any.
-async fn submit(state: &AppState, visitor_token: Option<&str>, body: &[u8], watched: Option<&Watched>) -> Response {
+/// connection's watchdog when `watched`, else by a tokio timer); an update with an id
+/// ([`update_id_of`]) once ([`crate::deliveries`]). `visitor_token`: the request's visitor
+/// token ([`visitor_token`], else `?visitor=`), if any.
+async fn submit(
+    state: &AppState,
+    visitor_token: Option<&str>,
+    update: Option<Result<u128, FieldError>>,
+    body: &[u8],
+    watched: Option<&Watched>,
+) -> Response {
     // The lead is dropped before the `await`: the future keeps only the request's bytes.
-    let put = match admit(state, visitor_token, body) {
-        Ok((lead, plain)) => state.upstream.put_lead(&lead, plain, watched),
+    let (put, key) = match admit(state, visitor_token, update, body) {
+        Ok((lead, plain, key)) => (state.upstream.put_lead(&lead, plain, watched), key),
         Err(error) => return error.into_response(),
     };
-    put.await
+    match key {
+        Some(key) => state.deliveries.once(key, put).await,
+        None => put.await,
+    }
 }
 
-/// Every check before forwarding: a valid lead (400), an allowed bot (403), a visitor
-/// token when one is needed (401), the visitor's rate (429).
-fn admit(state: &AppState, visitor_token: Option<&str>, body: &[u8]) -> Result<(Lead, bool), ApiError> {
-    let (lead, plain) = read_marked_lead(body).map_err(ApiError::fields)?;
+/// Every check before forwarding: a valid lead and update id (400), an allowed bot (403),
+/// a visitor token when one is needed (401), the visitor's rate (429). Gives the lead, and
+/// the update's key when it has an id.
+fn admit(
+    state: &AppState,
+    visitor_token: Option<&str>,
+    update: Option<Result<u128, FieldError>>,
+    body: &[u8],
+) -> Result<(Lead, bool, Option<UpdateKey>), ApiError> {
+    let update = update.transpose();
+    let (lead, plain) = match (read_marked_lead(body), update.as_ref()) {
+        (Ok(read), Ok(_)) => read,
+        (Ok(_), Err(id_error)) => return Err(ApiError::fields(vec![id_error.clone()])),
+        (Err(mut errors), id) => {
+            errors.extend(id.err().cloned());
+            return Err(ApiError::fields(errors));
+        }
+    };
     check_bot(state.allow_bots.as_deref(), &lead)?;
     if let Some(key) = &state.visitor_key {
         check_visitor(key, visitor_token, &lead)?;
@@ -104,7 +136,8 @@ fn admit(state: &AppState, visitor_token: Option<&str>, body: &[u8]) -> Result<(
         Some(uuid) => state.uuids.check(uuid)?,
         None => state.uuids.check("")?,
     }
-    Ok((lead, plain))
+    let key = update.ok().flatten().map(|id| (lead.uuid.as_deref().and_then(uuid_bits).unwrap_or(0), id));
+    Ok((lead, plain, key))
 }
 
 /// 403 unless the lead's (botId, customerId) is allowed.

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 mod cors;
 pub mod credentials;
+mod deliveries;
 mod egress;
 mod error;
 mod forward;

@@ -156,7 +156,7 @@ impl UuidLimiter {
 }
 
 /// The 128 bits of a UUID written `8-4-4-4-12` in hex digits of either case, or `None`.
-fn uuid_bits(text: &str) -> Option<u128> {
+pub(crate) fn uuid_bits(text: &str) -> Option<u128> {
     /// Where the 32 digits are, around the dashes at 8, 13, 18 and 23: the first and the
     /// last 16 (each half a `u64`; shifting a `u128` costs twice as much).
     const HIGH: [usize; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17];

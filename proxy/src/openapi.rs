@@ -267,12 +267,20 @@ fn lead_operation(summary: &str, content_types: &[&str]) -> Value {
             {"name": "x-reekolect-visitor", "in": "header", "required": false, "schema": {"type": "string"},
              "description": "Signed visitor token, needed for name/email/phone when the proxy has a visitor secret."},
             {"name": "visitor", "in": "query", "required": false, "schema": {"type": "string"},
-             "description": "The visitor token, where headers cannot be set (sendBeacon)."}
+             "description": "The visitor token, where headers cannot be set (sendBeacon)."},
+            {"name": "updateId", "in": "query", "required": false,
+             "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"},
+             "description": "The update's id (32 hex digits, kept across retries): the proxy forwards an id \
+                once; a repeat within its window gets the first delivery's answer, one while the first is \
+                on its way waits for it. Never sent upstream."}
         ],
         "requestBody": {"required": true, "content": content},
         "responses": {
-            "200": json_response("The upstream's JSON answer, relayed.", json!({"type": "object"})),
-            "400": error_response("The body is not a valid lead; `errors` names every field and rule."),
+            "200": json_response(
+                "The upstream's JSON answer, relayed (for an `updateId` delivered before, that answer again).",
+                json!({"type": "object"})),
+            "400": error_response("The body is not a valid lead, or `updateId` is malformed; `errors` names \
+                every field and rule."),
             "401": error_response("Visitor token missing, expired, for another uuid, or badly signed."),
             "403": error_response("This proxy does not write for that botId/customerId."),
             "408": error_response("The request took longer than the request timeout."),

@@ -4,6 +4,7 @@
 use crate::breaker::Breaker;
 use crate::chaos::Chaos;
 use crate::config::ProxyConfig;
+use crate::deliveries::Deliveries;
 use crate::forward::UpstreamClient;
 use crate::limits::UuidLimiter;
 use crate::metrics::Metrics;
@@ -18,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) allow_bots: Option<Vec<BotIds>>,
     pub(crate) visitor_key: Option<VisitorKey>,
     pub(crate) uuids: UuidLimiter,
+    /// The updates recently forwarded, to forward each once.
+    pub(crate) deliveries: Deliveries,
     pub(crate) breaker: Arc<Breaker>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) demo: bool,
@@ -41,6 +44,7 @@ impl AppState {
             allow_bots: config.allow_bots.clone(),
             visitor_key: config.visitor_key.clone(),
             uuids: UuidLimiter::new(config.uuid_limit.0, config.uuid_limit.1),
+            deliveries: Deliveries::default(),
             breaker,
             metrics,
             demo: config.demo,

@@ -173,6 +173,32 @@ for (const target of targets) {
       });
     }
 
+    test('an update id sent twice is delivered once: the repeat gets the same answer', async () => {
+      const id = '00112233445566778899aabbccddeeff';
+      const send = (method, type) => call(env.main, `/lead?updateId=${id}`, {
+        method, headers: { 'content-type': type }, body: lead(40, { notes: [{ title: 'once', description: 'd' }] }),
+      });
+      // The closing page's keepalive POST, then the next page's PUT of the same update.
+      const first = await send('POST', 'text/plain;charset=UTF-8');
+      const again = await send('PUT', 'application/json');
+      assert.equal(first.status, 200, first.text);
+      assert.equal(again.status, 200, again.text);
+      assert.deepEqual(again.json, first.json);
+      const stored = (await mockRecords(env.mock, env.token)).find((r) => r.uuid === uuid(40));
+      assert.deepEqual(stored.profile.notes.map((n) => n.title), ['once'], 'the note is in the lead once');
+      record('update id twice', target, again);
+    });
+
+    test('400 for a malformed update id, naming it', async () => {
+      const answer = await call(env.main, '/lead?updateId=not-an-id', {
+        headers: { 'content-type': 'application/json' }, body: lead(41),
+      });
+      assert.equal(answer.status, 400, answer.text);
+      assert.deepEqual(answer.json.errors.map((e) => e.field), ['updateId']);
+      assert.match(answer.json.message, /^updateId: must be 32 hexadecimal digits/);
+      record('400 update id', target, answer);
+    });
+
     test('403 for a bot this deployment does not write for', async () => {
       const answer = await call(env.main, '/lead', {
         headers: { 'content-type': 'application/json' },

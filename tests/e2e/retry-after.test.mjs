@@ -34,7 +34,7 @@ test("the upstream's Retry-After reaches the page and delays the companion's ret
   const page = await context.newPage();
   const puts = [];
   page.on('response', async (response) => {
-    if (response.request().method() !== 'PUT' || !response.url().endsWith('/lead')) return;
+    if (response.request().method() !== 'PUT' || new URL(response.url()).pathname !== '/lead') return;
     puts.push({ at: Date.now(), status: response.status(), retryAfter: await response.headerValue('retry-after') });
   });
   await page.goto(`${env.proxy.url}/retry-after.html`);

@@ -35,7 +35,7 @@ test('the companion from the Worker route updates the lead through the Worker', 
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   const leads = [];
-  page.on('request', (request) => { if (request.url().endsWith('/reekolect/lead')) leads.push(request.method()); });
+  page.on('request', (request) => { if (new URL(request.url()).pathname.endsWith('/reekolect/lead')) leads.push(request.method()); });
 
   await page.goto(`${env.site.url}/shop.html`);
   await page.evaluate(() => window.reekolect.push(['setAttributes', { plan: 'pro' }], ['addTags', ['edge']]));
