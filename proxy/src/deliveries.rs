@@ -40,7 +40,8 @@ pub const SHARDS: usize = 64;
 /// Longest answer kept as it came, in bytes; a longer one is replayed as a short success
 /// naming its status. With [`CAPACITY`], this bounds the memory to about 30 MiB (some 200 bytes
 /// of map, queue and answer per id besides the answer's text); with the Reekolect API's usual
-/// answers of some 50 bytes, about 16 MiB.
+/// answers of some 50 bytes, about 16 MiB, less when answers repeat (the same bytes are
+/// kept once per shard in a row).
 pub const MAX_KEPT_ANSWER: usize = 256;
 
 /// An update as the proxy tells them apart: its visitor's UUID and its id (128 bits each).
@@ -58,6 +59,9 @@ pub(crate) struct Deliveries {
 struct Shard {
     slots: HashMap<UpdateKey, Slot>,
     delivered: VecDeque<(Instant, UpdateKey)>,
+    /// The answer kept last: an API answers most updates with the same bytes, which the
+    /// ids then share rather than each keeping a copy.
+    last_kept: Bytes,
 }
 
 /// Where an update stands.
@@ -194,7 +198,10 @@ impl Pending<'_> {
                 // A copy: the answer's bytes may be a slice of a larger buffer (the upstream
                 // connection's), which a kept slice would keep alive whole.
                 let kept = if answer.body.len() <= MAX_KEPT_ANSWER {
-                    Answer { body: Bytes::copy_from_slice(&answer.body), ..answer.clone() }
+                    if shard.last_kept != answer.body {
+                        shard.last_kept = Bytes::copy_from_slice(&answer.body);
+                    }
+                    Answer { body: shard.last_kept.clone(), ..answer.clone() }
                 } else {
                     short_success(answer.status)
                 };
