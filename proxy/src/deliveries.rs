@@ -30,17 +30,19 @@ use tokio::sync::watch;
 /// update sent as its page closed, and its first retries.
 pub const WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// Most ids remembered at once, over all shards (65,536: an average of 109 updates a second
-/// for the whole [`WINDOW`]; beyond that the oldest are forgotten sooner).
-pub const CAPACITY: usize = 64 * 1024;
+/// Most ids remembered at once, over all shards (16,384: an average of 27 updates a second
+/// for the whole [`WINDOW`]; beyond that the oldest are forgotten sooner, while the repeat
+/// this exists for, a closed page's update sent again by the next page, comes within
+/// seconds).
+pub const CAPACITY: usize = 16 * 1024;
 
 /// Number of shards, each with its own lock.
 pub const SHARDS: usize = 64;
 
 /// Longest answer kept as it came, in bytes; a longer one is replayed as a short success
-/// naming its status. With [`CAPACITY`], this bounds the memory to about 30 MiB (some 200 bytes
+/// naming its status. With [`CAPACITY`], this bounds the memory to about 8 MiB (some 200 bytes
 /// of map, queue and answer per id besides the answer's text); with the Reekolect API's usual
-/// answers of some 50 bytes, about 16 MiB, less when answers repeat (the same bytes are
+/// answers of some 50 bytes, about 4 MiB, less when answers repeat (the same bytes are
 /// kept once per shard in a row).
 pub const MAX_KEPT_ANSWER: usize = 256;
 
