@@ -9,21 +9,13 @@ use reekolect_lead::{BotIds, FieldError, Lead};
 
 /// 403 unless the lead's (botId, customerId) is allowed (`None`: any).
 pub fn check_bot(allowed: Option<&[BotIds]>, lead: &Lead) -> Result<(), ApiError> {
-    let (bot_id, customer_id) =
-        (lead.bot_id.as_deref().unwrap_or_default(), lead.customer_id.as_deref().unwrap_or_default());
-    match allowed {
-        Some(allowed) if !allowed.iter().any(|ids| ids.bot_id == bot_id && ids.customer_id == customer_id) => {
-            let rule = format!("this proxy does not write leads for botId {bot_id:?} with customerId {customer_id:?}");
-            let mut error = ApiError::fields(vec![
-                FieldError::new("botId", rule.clone()),
-                FieldError::new("customerId", rule.clone()),
-            ]);
-            error.status = 403;
-            error.message = format!("botId/customerId: {rule}");
-            Err(error)
-        }
-        _ => Ok(()),
-    }
+    BotIds::check_allowed(allowed, lead).map_err(|rule| {
+        let mut error =
+            ApiError::fields(vec![FieldError::new("botId", rule.clone()), FieldError::new("customerId", rule.clone())]);
+        error.status = 403;
+        error.message = format!("botId/customerId: {rule}");
+        error
+    })
 }
 
 /// 401 when the update sets name, email or phone without a valid visitor token.

@@ -12,6 +12,21 @@ pub struct BotIds {
     pub customer_id: String,
 }
 
+impl BotIds {
+    /// Whether an update of `lead` may be written under the allow-list `allowed` (`None`: for
+    /// any bot): else the rule it breaks, which the proxy and the edge Worker answer 403 with.
+    pub fn check_allowed(allowed: Option<&[BotIds]>, lead: &crate::Lead) -> Result<(), String> {
+        let (bot_id, customer_id) =
+            (lead.bot_id.as_deref().unwrap_or_default(), lead.customer_id.as_deref().unwrap_or_default());
+        match allowed {
+            Some(allowed) if !allowed.iter().any(|ids| ids.bot_id == bot_id && ids.customer_id == customer_id) => {
+                Err(format!("this proxy does not write leads for botId {bot_id:?} with customerId {customer_id:?}"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// True for an id the API uses: 1 to 64 ASCII letters, digits, `-` or `_`.
 pub(crate) fn is_id(value: &str) -> bool {
     let bytes = value.as_bytes();
