@@ -62,7 +62,11 @@ test('a visitor opens the chat, sends the contact form, and the lead arrives in 
 });
 
 test('a form sent before the chat is opened waits for the visitor, then arrives', { timeout: 30_000 }, async () => {
-  const page = await env.browser.newPage();
+  // A visitor of its own: the first test's page stays open, and in one browser context the
+  // two pages would share localStorage (outbox, heartbeats, what was sent), i.e. be one
+  // visitor's two tabs, which tabs.test.mjs covers.
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
   const puts = [];
   page.on('request', (request) => { if (request.method() === 'PUT') puts.push(request.url()); });
   await page.goto(`${env.proxy.url}/`);
@@ -80,6 +84,7 @@ test('a form sent before the chat is opened waits for the visitor, then arrives'
   const lead = (await demoLeads(env.proxy.url)).find((l) => l.uuid === uuid);
   assert.equal(lead?.profile.userDetails.name, 'Grace Hopper');
   assert.equal(puts.length, 1);
+  await context.close();
 });
 
 test('an invalid field is refused in the page, naming the field', { timeout: 30_000 }, async () => {
