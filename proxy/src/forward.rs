@@ -1,12 +1,13 @@
 //! The HTTP client side: calls to the upstream Reekolect API (real or mock), over http or
-//! https, with hyper-util's pooled client and rustls (see [`crate::trust`] for what is trusted).
+//! https, on pooled connections ([`crate::pool`]: hyper's HTTP/1 client over rustls; see
+//! [`crate::trust`] for what is trusted).
 //!
 //! What is sent where: only to the configured upstream's origin. A `3xx` is never followed
 //! (the token and the visitor's data would go wherever it points): it is answered 502
 //! `upstream redirected to <origin>`. A request is tried again only when none of it reached
-//! the wire: a pooled connection found closed before writing (hyper-util's
-//! `retry_canceled_requests`) or a failed connect (once); never after its bytes went out (the
-//! API appends notes, so a repeated PUT could add one twice).
+//! the wire: a pooled connection found closed before writing or a failed connect (once);
+//! never after its bytes went out (the API appends notes, so a repeated PUT could add one
+//! twice).
 //!
 //! Every upstream answer has a defined relay (the table in `proxy/README.md`).
 
@@ -14,19 +15,18 @@ use crate::breaker::Breaker;
 use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
+use crate::pool::{CallError, Pool, MAX_UPSTREAM_BODY};
 use crate::resolver::SharedResolver;
 use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};
 use crate::Secret;
 use axum::body::{Body, Bytes};
 use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
-use axum::http::{HeaderValue, Method, Request, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Body as _;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
 use std::cell::RefCell;
@@ -35,30 +35,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Largest upstream answer read, in bytes.
-const MAX_UPSTREAM_BODY: usize = 1024 * 1024;
 /// Longest upstream text relayed in a wrapped message, in characters.
 const MAX_RELAYED_TEXT: usize = 300;
+
+/// The header of the token for `PUT /inbox/direct/lead`.
+const BP_TOKEN: HeaderName = HeaderName::from_static("x-bp-token");
+/// The header of the token for `GET /inbox/direct/chats`.
+const BOT_TOKEN: HeaderName = HeaderName::from_static("x-bot-token");
 
 /// Our `User-Agent` upstream.
 const AGENT: &str = concat!("reekolect-proxy/", env!("CARGO_PKG_VERSION"));
 
-/// The pooled HTTP/1 client, for http and https.
-type HttpClient = Client<hyper_rustls::HttpsConnector<Egress>, Full<Bytes>>;
-
 /// A client for one upstream base URL and token.
-///
-/// Each thread has a pool of connections of its own (built on first use): `serve` runs one
-/// event loop per worker thread, and a pooled connection is driven by a task on the loop
-/// that opened it, so a shared pool would hand requests from thread to thread.
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamClient {
-    connector: hyper_rustls::HttpsConnector<Egress>,
+    pool: Pool,
     /// The connector under TLS, for where a connection goes first ([`Self::reachable`]).
     egress: Egress,
-    /// Alive as long as a clone of this client is: the threads' pools of a dropped client
-    /// are let go.
-    alive: Arc<()>,
     base: String,
     /// `<base>/inbox/direct/lead`.
     lead_uri: Uri,
@@ -77,10 +70,7 @@ pub(crate) struct UpstreamClient {
 /// A client's number, different for every client made.
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(0);
 
-thread_local! {
-    /// This thread's pool of each live client, by client number.
-    static POOLS: RefCell<Vec<(u64, std::sync::Weak<()>, HttpClient)>> = const { RefCell::new(Vec::new()) };
-    /// The last upstream answer this thread found to be JSON without the token, with the
+thread_local! {    /// The last upstream answer this thread found to be JSON without the token, with the
     /// number of the client (whose token) it was checked for: an answer with the same bytes
     /// (the upstream answers most updates alike) is relayed without checking it again.
     static LAST_CLEAN_JSON: RefCell<Option<(u64, Bytes)>> = const { RefCell::new(None) };
@@ -101,7 +91,7 @@ pub(crate) struct Answer {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// No connection, the request could not be sent, or no answer head came.
-    Unreachable(hyper_util::client::legacy::Error),
+    Unreachable(CallError),
     /// A `3xx`, not followed, with its `Location` if any.
     Redirected(Option<String>),
     /// A `1xx` as the final answer (`101 Switching Protocols` to a plain request).
@@ -146,9 +136,8 @@ impl UpstreamClient {
         });
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         Self {
-            connector: https,
+            pool: Pool::new(https, &lead_uri),
             egress,
-            alive: Arc::new(()),
             base,
             lead_uri,
             token,
@@ -159,25 +148,6 @@ impl UpstreamClient {
             id,
             logged: Arc::default(),
         }
-    }
-
-    /// This thread's pooled client (see [`UpstreamClient`]).
-    fn http(&self) -> HttpClient {
-        POOLS.with_borrow_mut(|pools| {
-            if let Some((_, _, http)) = pools.iter().find(|(id, _, _)| *id == self.id) {
-                return http.clone();
-            }
-            pools.retain(|(_, alive, _)| alive.strong_count() > 0);
-            let http = Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .pool_max_idle_per_host(256)
-                // A pooled connection found closed before the request was written: sent
-                // again on another (nothing of it reached the wire).
-                .retry_canceled_requests(true)
-                .build(self.connector.clone());
-            pools.push((self.id, Arc::downgrade(&self.alive), http.clone()));
-            http
-        })
     }
 
     /// `PUT <base>/inbox/direct/lead` with `x-bp-token`; the upstream's answer relayed as the
@@ -221,17 +191,7 @@ impl UpstreamClient {
     async fn put(&self, body: Bytes, watched: Option<&Watched>) -> Response {
         let started = Instant::now();
         let mut head = None;
-        let request = || {
-            let mut request = Request::builder().method(Method::PUT).uri(self.lead_uri.clone());
-            if let Some(token) = &self.token_header {
-                request = request.header("x-bp-token", token.clone());
-            }
-            request
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header(USER_AGENT, HeaderValue::from_static(AGENT))
-                .body(Full::new(body.clone()))
-                .expect("a valid request")
-        };
+        let request = self.request(Method::PUT, self.lead_uri.clone(), BP_TOKEN, Some(body));
         let exchange = self.exchange(request, &mut head);
         let outcome = within(watched, Limit::Upstream, deadline(started, self.timeout), exchange).await;
         match head {
@@ -249,23 +209,32 @@ impl UpstreamClient {
         }
     }
 
-    /// Sends the request `make` makes (again once if the connection could not be made) and
-    /// reads the answer; `head` is set to its status and time once its head came.
+    /// A request to the upstream with the token in `token_header`, and `json` as its body.
+    fn request(&self, method: Method, uri: Uri, token_header: HeaderName, json: Option<Bytes>) -> Request<Full<Bytes>> {
+        // Room for these and the `Host` and `content-length` added on the way: never grown.
+        let mut headers = HeaderMap::with_capacity(8);
+        if let Some(token) = &self.token_header {
+            headers.insert(token_header, token.clone());
+        }
+        if json.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        let mut request = Request::new(Full::new(json.unwrap_or_default()));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        request
+    }
+
+    /// Sends `request` and reads the answer; `head` is set to its status and time once its
+    /// head came.
     async fn exchange(
         &self,
-        make: impl Fn() -> Request<Full<Bytes>>,
+        request: Request<Full<Bytes>>,
         head: &mut Option<(StatusCode, Instant)>,
     ) -> Result<Answer, Failure> {
-        let http = self.http();
-        let mut sent = Finished::new(http.request(make()), self.timeout).await;
-        if let Err(err) = &sent {
-            // Nothing was sent on a connection that could not be made; a TLS refusal would
-            // only be refused again.
-            if err.is_connect() && tls_failure(err).is_none() {
-                sent = Finished::new(http.request(make()), self.timeout).await;
-            }
-        }
-        let response = sent.map_err(Failure::Unreachable)?;
+        let (response, lease) = self.pool.send(request, self.timeout).await.map_err(Failure::Unreachable)?;
         let status = response.status();
         *head = Some((status, Instant::now()));
         if status.is_redirection() {
@@ -280,7 +249,10 @@ impl UpstreamClient {
             return Err(Failure::TooLarge);
         }
         let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
+            Ok(collected) => {
+                lease.release();
+                collected.to_bytes()
+            }
             Err(err) if err.is::<LengthLimitError>() => return Err(Failure::TooLarge),
             Err(_) => return Err(Failure::Body),
         };
@@ -381,16 +353,7 @@ impl UpstreamClient {
             .append_pair("type", kind)
             .finish();
         let uri: Uri = format!("{}/inbox/direct/chats?{query}", self.base).parse().map_err(|_| Failure::Body)?;
-        let request = || {
-            let mut request = Request::builder().method(Method::GET).uri(uri.clone());
-            if let Some(token) = &self.token_header {
-                request = request.header("x-bot-token", token.clone());
-            }
-            request
-                .header(USER_AGENT, HeaderValue::from_static(AGENT))
-                .body(Full::new(Bytes::new()))
-                .expect("a valid request")
-        };
+        let request = self.request(Method::GET, uri, BOT_TOKEN, None);
         let mut head = None;
         let outcome = tokio::time::timeout(self.timeout, self.exchange(request, &mut head)).await;
         match outcome {
@@ -482,49 +445,6 @@ impl UpstreamClient {
         } else {
             text.replace(token, "[redacted]")
         }
-    }
-}
-
-/// An upstream call whose answer is read even when the caller goes away before it came (the
-/// visitor's connection closed, a timeout): the request is on its way or on the wire, and a
-/// connection dropped while its answer is due is closed, so the next call would open (and
-/// handshake) a new one. Left unfinished, the call goes on in a task of its own, for at most
-/// `timeout`, and its connection goes back to the pool. Nothing is sent twice: it is the
-/// same call, finished.
-struct Finished {
-    call: Option<hyper_util::client::legacy::ResponseFuture>,
-    timeout: Duration,
-}
-
-impl Finished {
-    fn new(call: hyper_util::client::legacy::ResponseFuture, timeout: Duration) -> Self {
-        Self { call: Some(call), timeout }
-    }
-}
-
-impl Future for Finished {
-    type Output = <hyper_util::client::legacy::ResponseFuture as Future>::Output;
-
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        let Some(call) = self.call.as_mut() else { return std::task::Poll::Pending };
-        let answer = std::task::ready!(std::pin::Pin::new(call).poll(cx));
-        self.call = None;
-        std::task::Poll::Ready(answer)
-    }
-}
-
-impl Drop for Finished {
-    fn drop(&mut self) {
-        let (Some(call), Ok(runtime)) = (self.call.take(), tokio::runtime::Handle::try_current()) else { return };
-        let timeout = self.timeout;
-        runtime.spawn(async move {
-            let _ = tokio::time::timeout(timeout, async move {
-                if let Ok(response) = call.await {
-                    let _ = Limited::new(response.into_body(), MAX_UPSTREAM_BODY).collect().await;
-                }
-            })
-            .await;
-        });
     }
 }
 

@@ -37,6 +37,7 @@ pub mod limits;
 pub mod metrics;
 pub mod mock;
 pub mod openapi;
+mod pool;
 pub mod proxy;
 mod request_id;
 mod resolver;

@@ -1,4 +1,4 @@
-//! The PUT to a plain-http upstream (hyper-util's pooled client, as for https): upstreams
+//! The PUT to a plain-http upstream (the pooled client, as for https): upstreams
 //! answering in every framing HTTP/1.1 allows, pooled connections, and misbehaving upstreams.
 
 mod common;
@@ -15,26 +15,37 @@ struct Script {
     answer: &'static str,
     /// Close the connection after answering (whatever the answer says).
     close: bool,
+    /// The request (counted from 1 over all connections) read and then not answered: the
+    /// connection is closed instead.
+    hang_up_on: Option<usize>,
+}
+
+/// What the stand-in upstream counted.
+#[derive(Clone, Default)]
+struct Counts {
+    connections: Arc<AtomicUsize>,
+    requests: Arc<AtomicUsize>,
 }
 
 /// A raw TCP upstream: reads each request (head and `content-length` body), answers
-/// `script.answer`. Returns its base URL and the count of connections it accepted.
-async fn raw_upstream(script: Script) -> (String, Arc<AtomicUsize>) {
+/// `script.answer`. Returns its base URL and the counts of connections it accepted and
+/// requests it read.
+async fn raw_upstream(script: Script) -> (String, Counts) {
     let listener = listener().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counted = connections.clone();
+    let counts = Counts::default();
+    let counted = counts.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(serve(stream, script));
+            counted.connections.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(serve(stream, script, counted.requests.clone()));
         }
     });
-    (base, connections)
+    (base, counts)
 }
 
-async fn serve(mut stream: TcpStream, script: Script) {
+async fn serve(mut stream: TcpStream, script: Script, requests: Arc<AtomicUsize>) {
     let mut buf = Vec::new();
     loop {
         // One request: its head, then its body.
@@ -65,6 +76,10 @@ async fn serve(mut stream: TcpStream, script: Script) {
             }
         }
         buf.drain(..head_end + length);
+        let number = requests.fetch_add(1, Ordering::SeqCst) + 1;
+        if script.hang_up_on == Some(number) {
+            return;
+        }
         if stream.write_all(script.answer.as_bytes()).await.is_err() || script.close {
             return;
         }
@@ -72,7 +87,7 @@ async fn serve(mut stream: TcpStream, script: Script) {
 }
 
 async fn put_through(answer: &'static str, close: bool) -> (u16, serde_json::Value) {
-    let (base, _) = raw_upstream(Script { answer, close }).await;
+    let (base, _) = raw_upstream(Script { answer, close, hang_up_on: None }).await;
     let proxy = proxy_to(&base).await;
     let answer = put_json(&proxy.url(), &base_lead(1)).await;
     proxy.shutdown().await.unwrap();
@@ -111,23 +126,47 @@ async fn connections_are_reused_and_a_closed_idle_one_is_replaced() {
     bounded(async {
         let ok = "HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
         // Keep-alive: one connection for several requests.
-        let (base, connections) = raw_upstream(Script { answer: ok, close: false }).await;
+        let (base, counts) = raw_upstream(Script { answer: ok, close: false, hang_up_on: None }).await;
         let proxy = proxy_to(&base).await;
         for n in 0..3 {
             assert_eq!(put_json(&proxy.url(), &base_lead(n)).await.0, 200);
         }
-        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        assert_eq!(counts.connections.load(Ordering::SeqCst), 1);
         proxy.shutdown().await.unwrap();
 
         // An upstream closing each connection after answering, without saying so: the
         // pooled connection is dead when reused, and a new one carries the request.
-        let (base, connections) = raw_upstream(Script { answer: ok, close: true }).await;
+        let (base, counts) = raw_upstream(Script { answer: ok, close: true, hang_up_on: None }).await;
         let proxy = proxy_to(&base).await;
         for n in 0..3 {
             let (status, body) = put_json(&proxy.url(), &base_lead(n)).await;
             assert_eq!(status, 200, "{body}");
         }
-        assert_eq!(connections.load(Ordering::SeqCst), 3);
+        assert_eq!(counts.connections.load(Ordering::SeqCst), 3);
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 3);
+        proxy.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_request_that_reached_the_upstream_is_never_sent_again() {
+    bounded(async {
+        // The second request goes on the pooled connection of the first, is read whole, and
+        // the connection is closed without an answer: the API may have applied it, so it is
+        // a 502, not a second PUT (the API appends notes).
+        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+        let (base, counts) = raw_upstream(Script { answer: ok, close: false, hang_up_on: Some(2) }).await;
+        let proxy = proxy_to(&base).await;
+        assert_eq!(put_json(&proxy.url(), &base_lead(1)).await.0, 200);
+        let (status, body) = put_json(&proxy.url(), &base_lead(2)).await;
+        assert_eq!(status, 502, "{body}");
+        assert!(body["message"].as_str().unwrap().starts_with("upstream unreachable: "), "{body}");
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 2, "the hung-up request was sent again");
+        assert_eq!(counts.connections.load(Ordering::SeqCst), 1);
+        // The next request opens a new connection and goes through.
+        assert_eq!(put_json(&proxy.url(), &base_lead(3)).await.0, 200);
+        assert_eq!(counts.requests.load(Ordering::SeqCst), 3);
         proxy.shutdown().await.unwrap();
     })
     .await
