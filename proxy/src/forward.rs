@@ -15,7 +15,7 @@ use crate::breaker::Breaker;
 use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
-use crate::pool::{CallError, Pool, MAX_UPSTREAM_BODY};
+use crate::pool::{BodyError, CallError, Pool, MAX_UPSTREAM_BODY};
 use crate::resolver::SharedResolver;
 use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};
@@ -24,8 +24,7 @@ use axum::body::{Body, Bytes};
 use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Body as _;
+use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use reekolect_lead::Lead;
 use serde_json::{json, Value};
@@ -234,32 +233,25 @@ impl UpstreamClient {
         request: Request<Full<Bytes>>,
         head: &mut Option<(StatusCode, Instant)>,
     ) -> Result<Answer, Failure> {
-        let (response, lease) = self.pool.send(request, self.timeout).await.map_err(Failure::Unreachable)?;
-        let status = response.status();
+        let (answer_head, body) = self.pool.send(request, self.timeout).await.map_err(Failure::Unreachable)?;
+        let status = answer_head.status;
         *head = Some((status, Instant::now()));
         if status.is_redirection() {
-            let location = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let location = answer_head.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
             return Err(Failure::Redirected(location));
         }
         if status.is_informational() {
             return Err(Failure::Interim(status));
         }
-        let (parts, body) = response.into_parts();
-        if body.size_hint().exact().is_some_and(|length| length > MAX_UPSTREAM_BODY as u64) {
-            return Err(Failure::TooLarge);
-        }
-        let body = match Limited::new(body, MAX_UPSTREAM_BODY).collect().await {
-            Ok(collected) => {
-                lease.release();
-                collected.to_bytes()
-            }
-            Err(err) if err.is::<LengthLimitError>() => return Err(Failure::TooLarge),
-            Err(_) => return Err(Failure::Body),
+        let body = match body.read_whole(MAX_UPSTREAM_BODY).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Err(Failure::TooLarge),
+            Err(BodyError::Broken) => return Err(Failure::Body),
         };
         Ok(Answer {
             status,
-            content_type: parts.headers.get(CONTENT_TYPE).cloned(),
-            retry_after: parts.headers.get(RETRY_AFTER).cloned(),
+            content_type: answer_head.headers.get(CONTENT_TYPE).cloned(),
+            retry_after: answer_head.headers.get(RETRY_AFTER).cloned(),
             body,
         })
     }

@@ -20,10 +20,12 @@ use crate::egress::Egress;
 use crate::trust::tls_failure;
 use axum::body::Bytes;
 use axum::http::header::HOST;
+use axum::http::response::Parts;
 use axum::http::uri::{PathAndQuery, Uri};
 use axum::http::{HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use bytes::BytesMut;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -111,18 +113,82 @@ impl std::error::Error for CallError {
     }
 }
 
-/// A connection lent to one call: given back with [`Lease::release`] once its answer was
-/// read whole; dropped otherwise, which closes it.
-pub(crate) struct Lease<'a> {
-    sender: Sender,
+/// An answer's body on its way, on the connection it came on. Read whole with
+/// [`Body::read_whole`], the connection is given back for the next call. Dropped before (the
+/// caller went away, or did not want the body: a redirect), the body is read and let go in a
+/// task of its own, so the connection is not lost; a body too large or broken closes it.
+pub(crate) struct Body<'a> {
+    body: Option<Incoming>,
+    sender: Option<Sender>,
     pool: &'a Pool,
+    within: Duration,
 }
 
-impl Lease<'_> {
-    /// Gives the connection back for the next call.
-    pub(crate) fn release(self) {
-        self.pool.check_in(self.sender);
+/// Why an answer's body was not read whole.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Larger than the limit.
+    TooLarge,
+    /// It did not come whole (closed, reset, broken chunked framing).
+    Broken,
+}
+
+impl Body<'_> {
+    /// The whole body, at most `limit` bytes.
+    pub(crate) async fn read_whole(mut self, limit: usize) -> Result<Bytes, BodyError> {
+        let body = self.body.as_mut().expect("a body is read once");
+        let read = read_whole(body, limit).await;
+        let sender = self.sender.take();
+        if read.is_ok() {
+            if let Some(sender) = sender {
+                self.pool.check_in(sender);
+            }
+        }
+        read
     }
+}
+
+impl Drop for Body<'_> {
+    fn drop(&mut self) {
+        let (Some(mut body), Some(sender), Ok(runtime)) =
+            (self.body.take(), self.sender.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let pool = self.pool.clone();
+        runtime.spawn(tokio::time::timeout(self.within, async move {
+            if read_whole(&mut body, MAX_UPSTREAM_BODY).await.is_ok() {
+                pool.check_in(sender);
+            }
+        }));
+    }
+}
+
+/// The frames of `body`, joined (copied only when there are several).
+async fn read_whole(body: &mut Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    if body.size_hint().exact().is_some_and(|length| length > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else { continue };
+        if first.len() + joined.as_ref().map_or(0, BytesMut::len) + data.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        match &mut joined {
+            Some(joined) => joined.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut both = BytesMut::with_capacity(first.len() + data.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&data);
+                first = Bytes::new();
+                joined = Some(both);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 impl Pool {
@@ -149,20 +215,20 @@ impl Pool {
     }
 
     /// Sends `request` (its URI absolute, to this pool's origin) on an idle connection or a
-    /// new one, and gives its answer's head with the connection, lent until the answer's
-    /// body is read. Gone before the head came (the caller's future dropped), the call is
-    /// finished in a task of its own within `finish_within`, so its connection is not lost.
+    /// new one, and gives its answer's head and its body to read. Gone before the answer was
+    /// read (the caller's future dropped), the call is finished in a task of its own within
+    /// `finish_within`, so its connection is not lost.
     pub(crate) async fn send(
         &self,
         mut request: Request<Full<Bytes>>,
         finish_within: Duration,
-    ) -> Result<(Response<Incoming>, Lease<'_>), CallError> {
+    ) -> Result<(Parts, Body<'_>), CallError> {
         let path = request.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         *request.uri_mut() = Uri::from(path);
         request.headers_mut().insert(HOST, self.host.clone());
         let mut connects_failed = 0;
         loop {
-            let (mut sender, reused) = match self.check_out().await {
+            let (mut sender, reused) = match self.check_out() {
                 Some(sender) => (sender, true),
                 None => match self.connect().await {
                     Ok(sender) => (sender, false),
@@ -177,7 +243,11 @@ impl Pool {
             };
             let call = sender.try_send_request(request);
             match (Finishing { call: Some((Box::pin(call), sender)), pool: self, within: finish_within }).await {
-                Ok((response, sender)) => return Ok((response, Lease { sender, pool: self })),
+                Ok((response, sender)) => {
+                    let (head, body) = response.into_parts();
+                    let body = Body { body: Some(body), sender: Some(sender), pool: self, within: finish_within };
+                    return Ok((head, body));
+                }
                 Err(mut err) => match err.take_message() {
                     // Not written: the pooled connection had closed. A new connection that
                     // fails so is not tried again.
@@ -188,32 +258,39 @@ impl Pool {
         }
     }
 
-    /// The idle connection of this thread used last, once it is ready for a request; the
-    /// ones closed or idle too long are let go.
-    async fn check_out(&self) -> Option<Sender> {
-        loop {
-            let now = Instant::now();
-            let mut sender = IDLE.with_borrow_mut(|pools| {
-                let (_, _, idle) = pools.iter_mut().find(|(id, _, _)| *id == self.id)?;
-                while let Some((since, sender)) = idle.pop_back() {
-                    if now.duration_since(since) < IDLE_TIMEOUT && !sender.is_closed() {
-                        return Some(sender);
-                    }
+    /// The idle connection of this thread used last; the ones closed, idle too long or not
+    /// ready for a request are let go.
+    fn check_out(&self) -> Option<Sender> {
+        let now = Instant::now();
+        IDLE.with_borrow_mut(|pools| {
+            let (_, _, idle) = pools.iter_mut().find(|(id, _, _)| *id == self.id)?;
+            while let Some((since, sender)) = idle.pop_back() {
+                if now.duration_since(since) < IDLE_TIMEOUT && sender.is_ready() {
+                    return Some(sender);
                 }
-                None
-            })?;
-            if sender.ready().await.is_ok() {
-                return Some(sender);
             }
+            None
+        })
+    }
+
+    /// Keeps `sender` for the next call once its connection is ready for one (at once,
+    /// mostly: its task has seen the answer's end by the time the caller read it), unless it
+    /// closed first or this thread keeps enough.
+    fn check_in(&self, mut sender: Sender) {
+        if sender.is_ready() {
+            self.keep(sender);
+        } else if !sender.is_closed() {
+            let pool = self.clone();
+            tokio::spawn(tokio::time::timeout(IDLE_TIMEOUT, async move {
+                if sender.ready().await.is_ok() {
+                    pool.keep(sender);
+                }
+            }));
         }
     }
 
-    /// Keeps `sender` for the next call, unless its connection closed or this thread keeps
-    /// enough.
-    fn check_in(&self, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
+    /// Adds `sender`, ready for a request, to this thread's idle connections.
+    fn keep(&self, sender: Sender) {
         let now = Instant::now();
         IDLE.with_borrow_mut(|pools| {
             let at = match pools.iter().position(|(id, _, _)| *id == self.id) {
@@ -294,7 +371,7 @@ impl Drop for Finishing<'_> {
         runtime.spawn(async move {
             let _ = tokio::time::timeout(within, async move {
                 if let Ok(response) = call.await {
-                    if Limited::new(response.into_body(), MAX_UPSTREAM_BODY).collect().await.is_ok() {
+                    if read_whole(&mut response.into_body(), MAX_UPSTREAM_BODY).await.is_ok() {
                         pool.check_in(sender);
                     }
                 }
