@@ -380,3 +380,150 @@ impl Drop for Finishing<'_> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The pool against the client it stands in for: hyper-util's legacy pooled client, over
+    //! the same connector, sends the same bytes and reads the same answers.
+
+    use super::{Connector, Pool, MAX_UPSTREAM_BODY};
+    use crate::egress::Egress;
+    use crate::resolver::SharedResolver;
+    use axum::body::Bytes;
+    use axum::http::{Method, Request, Uri};
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn connector() -> Connector {
+        let mut direct = HttpConnector::new_with_resolver(SharedResolver::default());
+        direct.enforce_http(false);
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(crate::trust::Trust::default().client_config())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(Egress::new(direct))
+    }
+
+    /// An upstream on 127.0.0.1 that keeps every request's bytes and answers each with the
+    /// next of `answers` (raw HTTP/1.1), keeping the connection open.
+    async fn upstream(answers: Vec<&'static str>) -> (Uri, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base: Uri = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        tokio::spawn(async move {
+            let answers = Arc::new(Mutex::new(answers.into_iter()));
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let (kept, answers) = (kept.clone(), answers.clone());
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let end = loop {
+                            if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break at + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|line| line.strip_prefix("content-length: "))
+                            .map_or(0, |value| value.trim().parse().unwrap());
+                        while buf.len() < end + length {
+                            let mut chunk = [0u8; 4096];
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        kept.lock().unwrap().push(buf.drain(..end + length).collect());
+                        let answer =
+                            answers.lock().unwrap().next().unwrap_or("HTTP/1.1 500 x\r\ncontent-length: 0\r\n\r\n");
+                        if stream.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (base, seen)
+    }
+
+    /// The calls, each as both clients make it: a PUT with a JSON body, a GET with a query.
+    fn calls(base: &Uri) -> Vec<Request<Full<Bytes>>> {
+        let put = |body: &'static str| {
+            let mut request = Request::new(Full::new(Bytes::from_static(body.as_bytes())));
+            *request.method_mut() = Method::PUT;
+            *request.uri_mut() = format!("{base}inbox/direct/lead").parse().unwrap();
+            request.headers_mut().insert("x-bp-token", "token-0123456789abcdef".parse().unwrap());
+            request.headers_mut().insert("content-type", "application/json".parse().unwrap());
+            request
+        };
+        let mut get = Request::new(Full::new(Bytes::new()));
+        *get.uri_mut() = format!("{base}inbox/direct/chats?botId=b&page=2").parse().unwrap();
+        get.headers_mut().insert("x-bot-token", "token-0123456789abcdef".parse().unwrap());
+        vec![put(r#"{"uuid":"x"}"#), get, put(r#"{"notes":"é"}"#), put("")]
+    }
+
+    /// Answers in each framing: a length, chunked, none (204), a length with a reason phrase.
+    const ANSWERS: [&str; 4] = [
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}",
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{\"da\r\na\r\nta\":[1,2]}\r\n0\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\n\r\n",
+        "HTTP/1.1 429 Slow Down\r\nretry-after: 7\r\ncontent-length: 2\r\n\r\n{}",
+    ];
+
+    #[tokio::test]
+    async fn sends_and_reads_what_hyper_utils_pooled_client_does() {
+        let (theirs_base, theirs_seen) = upstream(ANSWERS.to_vec()).await;
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build::<_, Full<Bytes>>(connector());
+        let mut theirs = Vec::new();
+        for request in calls(&theirs_base) {
+            let (head, body) = client.request(request).await.unwrap().into_parts();
+            theirs.push((head.status, head.headers, body.collect().await.unwrap().to_bytes()));
+        }
+
+        let (base, ours_seen) = upstream(ANSWERS.to_vec()).await;
+        let pool = Pool::new(connector(), &base);
+        let mut ours = Vec::new();
+        for request in calls(&base) {
+            let (head, body) = pool.send(request, Duration::from_secs(5)).await.unwrap();
+            ours.push((head.status, head.headers, body.read_whole(MAX_UPSTREAM_BODY).await.unwrap()));
+        }
+
+        // Each upstream has its own port, named in `Host`: the same once both are replaced.
+        let bytes_of = |seen: &Mutex<Vec<Vec<u8>>>, base: &Uri| -> Vec<String> {
+            let host = format!("host: {}\r\n", base.authority().unwrap());
+            let seen = seen.lock().unwrap();
+            seen.iter().map(|r| String::from_utf8_lossy(r).replace(&host, "host: HOST\r\n")).collect()
+        };
+        let ours_seen = bytes_of(&ours_seen, &base);
+        let theirs_seen = bytes_of(&theirs_seen, &theirs_base);
+        assert_eq!(ours_seen.len(), 4);
+        assert!(ours_seen.iter().all(|request| request.contains("host: HOST\r\n")), "{ours_seen:?}");
+        assert_eq!(ours_seen, theirs_seen);
+        assert_eq!(ours.len(), theirs.len());
+        for (ours, theirs) in ours.iter().zip(&theirs) {
+            assert_eq!(ours.0, theirs.0);
+            assert_eq!(ours.2, theirs.2);
+            let without_date = |headers: &axum::http::HeaderMap| {
+                headers
+                    .iter()
+                    .filter(|(name, _)| *name != "date")
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(without_date(&ours.1), without_date(&theirs.1));
+        }
+    }
+}
