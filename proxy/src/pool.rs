@@ -230,7 +230,9 @@ impl Pool {
         loop {
             let (mut sender, reused) = match self.check_out() {
                 Some(sender) => (sender, true),
-                None => match self.connect().await {
+                // Boxed: a connect is rare, and its future inline would make every call's
+                // future (moved as it is built) several times larger.
+                None => match Box::pin(self.connect()).await {
                     Ok(sender) => (sender, false),
                     // Nothing was sent on a connection that could not be made; a TLS
                     // refusal would only be refused again.
