@@ -15,14 +15,17 @@
 //! insert only, so the worker threads do not queue on one lock; a repeat is caught on any
 //! thread or connection, since every thread looks in the same shard for the same id.
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use std::collections::{HashMap, VecDeque};
+use bytes::BytesMut;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use http_body_util::BodyExt;
 use std::future::Future;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::Mutex;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -39,11 +42,15 @@ pub const CAPACITY: usize = 16 * 1024;
 /// Number of shards, each with its own lock.
 pub const SHARDS: usize = 64;
 
+/// Ids a shard remembers at most: its share of [`CAPACITY`].
+const SHARE: usize = CAPACITY / SHARDS;
+
 /// Longest answer kept as it came, in bytes; a longer one is replayed as a short success
-/// naming its status. With [`CAPACITY`], this bounds the memory to about 8 MiB (some 200 bytes
-/// of map, queue and answer per id besides the answer's text); with the Reekolect API's usual
-/// answers of some 50 bytes, about 4 MiB, less when answers repeat (the same bytes are
-/// kept once per shard in a row).
+/// naming its status. The shards' tables are made whole at start and never grow: 48 bytes
+/// per id (its key, time and answer's address) and some 16 bytes of index, about 1.1 MiB
+/// for [`CAPACITY`]. An answer is kept once for the ids in a row that got the same bytes
+/// (an API answers most updates alike); at worst, every id with answers of its own, each
+/// up to this size, some 6 MiB more.
 pub const MAX_KEPT_ANSWER: usize = 256;
 
 /// An update as the proxy tells them apart: its visitor's UUID and its id (128 bits each).
@@ -53,31 +60,49 @@ pub(crate) type UpdateKey = (u128, u128);
 #[derive(Debug)]
 pub(crate) struct Deliveries {
     shards: Box<[Mutex<Shard>]>,
+    /// Keyed with a random seed: the ids are the clients' choice. An id's hash picks its
+    /// shard and places it in the shard's tables.
     hasher: RandomState,
+    /// The times of deliveries are counted from here, in nanoseconds.
+    start: Instant,
 }
 
-/// One shard: the ids it holds, and the delivered ones in the order they were delivered.
-#[derive(Debug, Default)]
+/// One shard: the ids it remembers, in the order they were delivered, and those on their
+/// way upstream. Its tables are made at their full size and never grow.
+#[derive(Debug)]
 struct Shard {
-    slots: HashMap<UpdateKey, Slot>,
-    delivered: VecDeque<(Instant, UpdateKey)>,
+    /// The delivered ids in a ring: once full, each delivery takes the place of the oldest.
+    delivered: Vec<Delivered>,
+    /// Where the next delivery goes once `delivered` is full: the oldest.
+    oldest: usize,
+    /// Each remembered id's place in `delivered` (an id forgotten for its age while in the
+    /// ring has none).
+    index: HashTable<u16>,
+    /// The ids on their way upstream.
+    in_flight: HashTable<InFlight>,
     /// The answer kept last: an API answers most updates with the same bytes, which the
     /// ids then share rather than each keeping a copy.
-    last_kept: Bytes,
+    last_kept: Option<Arc<Answer>>,
 }
 
-/// Where an update stands.
+/// An id delivered at `at` (nanoseconds from [`Deliveries::start`]), with this answer.
 #[derive(Debug)]
-enum Slot {
-    /// On its way upstream; the sender, made when a repeat first waits for it (most
-    /// updates have none, and cost no channel), tells the waiting repeats its answer.
-    InFlight(Option<watch::Sender<Option<Answer>>>),
-    /// Delivered at that time, with this answer.
-    Delivered(Instant, Answer),
+struct Delivered {
+    key: UpdateKey,
+    at: u64,
+    answer: Arc<Answer>,
+}
+
+/// An id on its way upstream; the sender, made when a repeat first waits for it (most
+/// updates have none, and cost no channel), tells the waiting repeats its answer.
+#[derive(Debug)]
+struct InFlight {
+    key: UpdateKey,
+    waiting: Option<watch::Sender<Option<Arc<Answer>>>>,
 }
 
 /// An answer, kept to be given again.
-#[derive(Debug, Clone)]
+#[derive(Debug, PartialEq)]
 struct Answer {
     status: StatusCode,
     body: Bytes,
@@ -99,16 +124,20 @@ impl Answer {
 /// What a request finds for its id.
 enum Claim {
     /// Delivered before: this is the answer.
-    Delivered(Answer),
+    Delivered(Arc<Answer>),
     /// Another request is forwarding it: wait for its answer.
-    Wait(watch::Receiver<Option<Answer>>),
+    Wait(watch::Receiver<Option<Arc<Answer>>>),
     /// This request forwards it, and tells the waiting ones the answer.
     Forward,
 }
 
 impl Default for Deliveries {
     fn default() -> Self {
-        Self { shards: (0..SHARDS).map(|_| Mutex::default()).collect(), hasher: RandomState::new() }
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            hasher: RandomState::default(),
+            start: Instant::now(),
+        }
     }
 }
 
@@ -116,9 +145,10 @@ impl Deliveries {
     /// Forwards the update `key` with `forward`, unless it was delivered within the window
     /// (its answer again) or is being forwarded now (that delivery's answer, once it came).
     pub(crate) async fn once(&self, key: UpdateKey, forward: impl Future<Output = Response>) -> Response {
+        let hash = self.hasher.hash_one(key);
         let mut forward = Some(forward);
         loop {
-            match self.claim(key) {
+            match self.claim(key, hash) {
                 Claim::Delivered(answer) => return answer.response(),
                 Claim::Wait(mut first) => {
                     // `Err`: the first request went away without an answer (its client
@@ -131,7 +161,7 @@ impl Deliveries {
                     }
                 }
                 Claim::Forward => {
-                    let pending = Pending { deliveries: self, key, finished: false };
+                    let pending = Pending { deliveries: self, key, hash, finished: false };
                     let forward = forward.take().expect("an update is forwarded once per request");
                     return pending.finish(forward.await).await;
                 }
@@ -139,21 +169,29 @@ impl Deliveries {
         }
     }
 
-    fn shard(&self, key: &UpdateKey) -> &Mutex<Shard> {
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    /// The shard of the id with this hash, locked. Its bits 32 and up pick it: the tables
+    /// use the lowest and the highest bits.
+    fn shard(&self, hash: u64) -> std::sync::MutexGuard<'_, Shard> {
+        let shard = &self.shards[(hash >> 32) as usize % SHARDS];
+        shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn claim(&self, key: UpdateKey) -> Claim {
-        let mut shard = self.shard(&key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        shard.forget_older_than(now.checked_sub(WINDOW));
-        match shard.slots.get_mut(&key) {
-            Some(Slot::Delivered(_, answer)) => Claim::Delivered(answer.clone()),
-            Some(Slot::InFlight(sender)) => {
-                Claim::Wait(sender.get_or_insert_with(|| watch::channel(None).0).subscribe())
-            }
+    /// Nanoseconds since [`Deliveries::start`].
+    fn now(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn claim(&self, key: UpdateKey, hash: u64) -> Claim {
+        let mut shard = self.shard(hash);
+        if let Some(answer) = shard.delivered(key, hash, || self.now()) {
+            return Claim::Delivered(answer);
+        }
+        match shard.in_flight.find_mut(hash, |slot| slot.key == key) {
+            Some(slot) => Claim::Wait(slot.waiting.get_or_insert_with(|| watch::channel(None).0).subscribe()),
             None => {
-                shard.slots.insert(key, Slot::InFlight(None));
+                shard
+                    .in_flight
+                    .insert_unique(hash, InFlight { key, waiting: None }, |slot| self.hasher.hash_one(slot.key));
                 Claim::Forward
             }
         }
@@ -161,19 +199,72 @@ impl Deliveries {
 }
 
 impl Shard {
-    /// Forgets the ids delivered before `cutoff`, and the oldest beyond the shard's share
-    /// of [`CAPACITY`].
-    fn forget_older_than(&mut self, cutoff: Option<Instant>) {
-        while let Some(&(at, key)) = self.delivered.front() {
-            let expired = cutoff.is_some_and(|cutoff| at < cutoff);
-            if !expired && self.delivered.len() <= CAPACITY / SHARDS {
-                break;
+    fn new() -> Self {
+        Self {
+            delivered: Vec::with_capacity(SHARE),
+            oldest: 0,
+            // Twice the share: with at most half its room taken, the table makes room in
+            // place rather than growing when its erased places run out.
+            index: HashTable::with_capacity(2 * SHARE),
+            in_flight: HashTable::with_capacity(16),
+            last_kept: None,
+        }
+    }
+
+    /// The answer `key` got, if it was delivered within [`WINDOW`] before `now()`
+    /// (nanoseconds, asked only when the id is found); an id older than that is forgotten.
+    fn delivered(&mut self, key: UpdateKey, hash: u64, now: impl FnOnce() -> u64) -> Option<Arc<Answer>> {
+        let delivered = &self.delivered;
+        let found = self.index.find_entry(hash, |&at| delivered[usize::from(at)].key == key).ok()?;
+        let slot = &delivered[usize::from(*found.get())];
+        if now().saturating_sub(slot.at) <= WINDOW.as_nanos() as u64 {
+            return Some(slot.answer.clone());
+        }
+        // Its place in the ring is taken in its turn.
+        found.remove();
+        None
+    }
+
+    /// Remembers that `key` was delivered at `at` with `answer`, in place of the oldest
+    /// delivery when the shard holds its share.
+    fn deliver(&mut self, key: UpdateKey, hash: u64, at: u64, answer: Arc<Answer>, hasher: &RandomState) {
+        let slot = Delivered { key, at, answer };
+        let place = if self.delivered.len() < SHARE {
+            self.delivered.push(slot);
+            self.delivered.len() - 1
+        } else {
+            let place = self.oldest;
+            self.oldest = (place + 1) % SHARE;
+            let forgotten = std::mem::replace(&mut self.delivered[place], slot);
+            let place_u16 = place as u16;
+            if let Ok(entry) = self.index.find_entry(hasher.hash_one(forgotten.key), |&at| at == place_u16) {
+                entry.remove();
             }
-            self.delivered.pop_front();
-            if matches!(self.slots.get(&key), Some(Slot::Delivered(when, _)) if *when == at) {
-                self.slots.remove(&key);
+            place
+        };
+        let delivered = &self.delivered;
+        self.index.insert_unique(hash, place as u16, |&at| hasher.hash_one(delivered[usize::from(at)].key));
+    }
+
+    /// The answer to keep for a delivery that got `status`, `body` and `retry_after`: the
+    /// last one kept if the same, else a copy (the answer's bytes may be a slice of a larger
+    /// buffer, the upstream connection's, which a kept slice would keep alive whole).
+    fn keep(&mut self, status: StatusCode, body: &Bytes, retry_after: Option<&HeaderValue>) -> Arc<Answer> {
+        let short;
+        let (body, retry_after) = if body.len() <= MAX_KEPT_ANSWER {
+            (body, retry_after)
+        } else {
+            short = short_success(status);
+            (&short, None)
+        };
+        if let Some(last) = &self.last_kept {
+            if last.status == status && last.body == body && last.retry_after.as_ref() == retry_after {
+                return last.clone();
             }
         }
+        let kept = Arc::new(Answer { status, body: Bytes::copy_from_slice(body), retry_after: retry_after.cloned() });
+        self.last_kept = Some(kept.clone());
+        kept
     }
 }
 
@@ -182,6 +273,7 @@ impl Shard {
 struct Pending<'a> {
     deliveries: &'a Deliveries,
     key: UpdateKey,
+    hash: u64,
     finished: bool,
 }
 
@@ -190,35 +282,26 @@ impl Pending<'_> {
     /// the answer back as a response.
     async fn finish(mut self, response: Response) -> Response {
         let (parts, body) = response.into_parts();
-        // The proxy's answers are whole in memory already (relayed or made by the proxy).
-        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-        let answer =
-            Answer { status: parts.status, body: body.clone(), retry_after: parts.headers.get(RETRY_AFTER).cloned() };
-        let before = {
-            let mut shard = self.deliveries.shard(&self.key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if answer.status.is_success() {
-                // A copy: the answer's bytes may be a slice of a larger buffer (the upstream
-                // connection's), which a kept slice would keep alive whole.
-                let kept = if answer.body.len() <= MAX_KEPT_ANSWER {
-                    if shard.last_kept != answer.body {
-                        shard.last_kept = Bytes::copy_from_slice(&answer.body);
-                    }
-                    Answer { body: shard.last_kept.clone(), ..answer.clone() }
-                } else {
-                    short_success(answer.status)
-                };
-                let now = Instant::now();
-                let before = shard.slots.insert(self.key, Slot::Delivered(now, kept));
-                shard.delivered.push_back((now, self.key));
-                shard.forget_older_than(now.checked_sub(WINDOW));
-                before
-            } else {
-                shard.slots.remove(&self.key)
+        let body = whole(body).await;
+        let retry_after = parts.headers.get(RETRY_AFTER);
+        let waiting = {
+            let deliveries = self.deliveries;
+            let mut shard = deliveries.shard(self.hash);
+            let waiting = match shard.in_flight.find_entry(self.hash, |slot| slot.key == self.key) {
+                Ok(slot) => slot.remove().0.waiting,
+                Err(_) => None,
+            };
+            if parts.status.is_success() {
+                let kept = shard.keep(parts.status, &body, retry_after);
+                shard.deliver(self.key, self.hash, deliveries.now(), kept, &deliveries.hasher);
             }
+            waiting
         };
         self.finished = true;
-        if let Some(Slot::InFlight(Some(waiting))) = before {
-            waiting.send_replace(Some(answer));
+        if let Some(waiting) = waiting {
+            // The waiting repeats get the answer as it came, not as kept.
+            let answer = Answer { status: parts.status, body: body.clone(), retry_after: retry_after.cloned() };
+            waiting.send_replace(Some(Arc::new(answer)));
         }
         axum::response::Response::from_parts(parts, Body::from(body))
     }
@@ -227,30 +310,60 @@ impl Pending<'_> {
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            let mut shard = self.deliveries.shard(&self.key).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if matches!(shard.slots.get(&self.key), Some(Slot::InFlight(_))) {
-                shard.slots.remove(&self.key);
+            let mut shard = self.deliveries.shard(self.hash);
+            if let Ok(slot) = shard.in_flight.find_entry(self.hash, |slot| slot.key == self.key) {
+                slot.remove();
             }
         }
     }
 }
 
-/// The answer kept for a delivery whose own answer was longer than [`MAX_KEPT_ANSWER`].
-fn short_success(status: StatusCode) -> Answer {
-    let body = format!(
+/// The bytes of `body`, none if it fails. The proxy's answers are whole in memory already
+/// (relayed or made by the proxy), in one frame: its bytes are taken as they are, with no
+/// buffer to collect them in.
+async fn whole(mut body: Body) -> Bytes {
+    let (mut first, mut more) = (Bytes::new(), BytesMut::new());
+    while !body.is_end_stream() {
+        let Some(frame) = body.frame().await else { break };
+        let Ok(frame) = frame else { return Bytes::new() };
+        match frame.into_data() {
+            Ok(data) if first.is_empty() => first = data,
+            Ok(data) => {
+                if more.is_empty() {
+                    more.extend_from_slice(&first);
+                }
+                more.extend_from_slice(&data);
+            }
+            Err(_trailers) => {}
+        }
+    }
+    if more.is_empty() {
+        first
+    } else {
+        more.freeze()
+    }
+}
+
+/// The body kept for a delivery whose own answer was longer than [`MAX_KEPT_ANSWER`]: a
+/// short success naming its status.
+fn short_success(status: StatusCode) -> Bytes {
+    Bytes::from(format!(
         r#"{{"success":true,"code":{},"message":"delivered before; the upstream's answer was too long to keep"}}"#,
         status.as_u16()
-    );
-    Answer { status, body: Bytes::from(body), retry_after: None }
+    ))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Deliveries, Shard, Slot, CAPACITY, SHARDS};
+    use super::{Deliveries, Shard, MAX_KEPT_ANSWER, SHARE, WINDOW};
+    use axum::body::Bytes;
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
+    use foldhash::fast::RandomState;
+    use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::{Duration, Instant};
+    use std::sync::Arc;
+    use std::time::Duration;
 
     async fn forwarded(count: &AtomicUsize, status: StatusCode) -> Response {
         count.fetch_add(1, Ordering::SeqCst);
@@ -290,18 +403,82 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 
-    #[test]
-    fn a_shard_keeps_its_share_of_the_capacity_and_the_window() {
-        let mut shard = Shard::default();
-        let now = Instant::now();
-        for id in 0..(CAPACITY / SHARDS + 10) as u128 {
-            shard.slots.insert((0, id), Slot::Delivered(now, super::short_success(StatusCode::OK)));
-            shard.delivered.push_back((now, (0, id)));
-            shard.forget_older_than(None);
+    /// A shard with `count` ids delivered at `at`, `(0, 0)` first, each with the same answer.
+    fn shard_with(hasher: &RandomState, count: u128, at: u64) -> Shard {
+        let mut shard = Shard::new();
+        for id in 0..count {
+            let kept = shard.keep(StatusCode::OK, &Bytes::from_static(b"{}"), None);
+            shard.deliver((0, id), hasher.hash_one((0u128, id)), at, kept, hasher);
         }
-        assert_eq!(shard.slots.len(), CAPACITY / SHARDS);
-        assert!(!shard.slots.contains_key(&(0, 0)));
-        shard.forget_older_than(Some(now + Duration::from_millis(1)));
-        assert!(shard.slots.is_empty() && shard.delivered.is_empty());
+        shard
+    }
+
+    fn knows(shard: &mut Shard, hasher: &RandomState, id: u128, now: u64) -> bool {
+        shard.delivered((0, id), hasher.hash_one((0u128, id)), || now).is_some()
+    }
+
+    #[test]
+    fn a_shard_keeps_its_share_of_the_capacity_the_oldest_forgotten_first() {
+        let hasher = RandomState::default();
+        let mut shard = shard_with(&hasher, (SHARE + 10) as u128, 0);
+        assert_eq!((shard.delivered.len(), shard.index.len()), (SHARE, SHARE));
+        assert!((0..10).all(|id| !knows(&mut shard, &hasher, id, 0)));
+        assert!((10..(SHARE + 10) as u128).all(|id| knows(&mut shard, &hasher, id, 0)));
+    }
+
+    #[test]
+    fn a_shard_keeps_an_id_for_the_window_and_no_longer() {
+        let hasher = RandomState::default();
+        let window = WINDOW.as_nanos() as u64;
+        let mut shard = shard_with(&hasher, 3, 5);
+        assert!(knows(&mut shard, &hasher, 0, 5 + window));
+        assert!(!knows(&mut shard, &hasher, 0, 6 + window));
+        // Forgotten, it stays so, and its place in the ring is taken in its turn.
+        assert!(!knows(&mut shard, &hasher, 0, 5));
+        assert_eq!(shard.index.len(), 2);
+        let kept = shard.keep(StatusCode::OK, &Bytes::from_static(b"{}"), None);
+        shard.deliver((0, 0), hasher.hash_one((0u128, 0u128)), 7 + window, kept, &hasher);
+        assert!(knows(&mut shard, &hasher, 0, 7 + window));
+        assert!(knows(&mut shard, &hasher, 1, 5 + window) && !knows(&mut shard, &hasher, 2, 6 + window));
+    }
+
+    #[test]
+    fn a_full_shard_never_grows_its_tables_nor_keeps_an_answer_twice() {
+        let hasher = RandomState::default();
+        let mut shard = Shard::new();
+        let capacities =
+            |shard: &Shard| (shard.delivered.capacity(), shard.index.capacity(), shard.in_flight.capacity());
+        let at_start = capacities(&shard);
+        let body = Bytes::from(vec![b'x'; 50]);
+        for id in 0..(100 * SHARE) as u128 {
+            let hash = hasher.hash_one((0u128, id));
+            shard
+                .in_flight
+                .insert_unique(hash, super::InFlight { key: (0, id), waiting: None }, |slot| hasher.hash_one(slot.key));
+            if let Ok(slot) = shard.in_flight.find_entry(hash, |slot| slot.key == (0, id)) {
+                slot.remove();
+            }
+            let kept = shard.keep(StatusCode::OK, &body, None);
+            shard.deliver((0, id), hash, 0, kept, &hasher);
+            assert!(shard.delivered.len() <= SHARE && shard.index.len() <= SHARE);
+        }
+        assert_eq!(capacities(&shard), at_start);
+        let first = &shard.delivered[0].answer;
+        assert!(shard.delivered.iter().all(|slot| Arc::ptr_eq(&slot.answer, first)), "one answer for all");
+        // A long answer is kept as a short success, once too.
+        let long = Bytes::from(vec![b'x'; MAX_KEPT_ANSWER + 1]);
+        let (one, two) = (shard.keep(StatusCode::OK, &long, None), shard.keep(StatusCode::OK, &long, None));
+        assert!(Arc::ptr_eq(&one, &two) && one.body.len() < MAX_KEPT_ANSWER);
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole_in_one_frame_or_more() {
+        use super::{whole, Body};
+        assert_eq!(whole(Body::from("{}")).await, "{}");
+        assert_eq!(whole(Body::empty()).await, "");
+        let frames = ["", "ab", "", "cd"].map(|frame| Ok::<_, std::io::Error>(Bytes::from_static(frame.as_bytes())));
+        assert_eq!(whole(Body::from_stream(futures_util::stream::iter(frames))).await, "abcd");
+        let failing = [Ok(Bytes::from_static(b"ab")), Err(std::io::Error::other("gone"))];
+        assert_eq!(whole(Body::from_stream(futures_util::stream::iter(failing))).await, "");
     }
 }
