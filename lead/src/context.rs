@@ -83,17 +83,17 @@ fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
 /// tested with their 0x20 bit set (`A`-`F` as `a`-`f`), digits as they are (with it set,
 /// 0x10-0x19 would pass as digits).
 fn hex_digits(word: u64) -> bool {
-    let ok = in_range(word, b'0', b'9') | in_range(word | ONES * 0x20, b'a', b'f');
-    word & ONES * 0x80 == 0 && ok & ONES * 0x80 == ONES * 0x80
+    let ok = in_range(word, b'0', b'9') | in_range(word | (ONES * 0x20), b'a', b'f');
+    word & (ONES * 0x80) == 0 && ok & (ONES * 0x80) == ONES * 0x80
 }
 
 /// Whether the eight bytes of `word` are all ASCII letters, digits, `-` or `_`.
 fn id_bytes(word: u64) -> bool {
     let ok = in_range(word, b'0', b'9')
-        | in_range(word | ONES * 0x20, b'a', b'z')
+        | in_range(word | (ONES * 0x20), b'a', b'z')
         | in_range(word, b'-', b'-')
         | in_range(word, b'_', b'_');
-    word & ONES * 0x80 == 0 && ok & ONES * 0x80 == ONES * 0x80
+    word & (ONES * 0x80) == 0 && ok & (ONES * 0x80) == ONES * 0x80
 }
 
 /// Reads `BotId,CustomerId` from the text of the widget's
