@@ -33,11 +33,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::layer::layer_fn;
-use tower::util::{BoxCloneSyncService, Oneshot};
-use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -114,31 +112,8 @@ pub(crate) fn routes(config: ProxyConfig) -> Routes {
         layer_fn(move |route: Route| every_request(route, &config, metrics.clone()))
     };
     let router = app.layer(outer);
-    let lead = SharedRoute(Arc::new(lead.with_state(state)));
-    let lead = every_request(answered(lead, &config), &config, metrics);
+    let lead = every_request(answered(lead.with_state(state), &config), &config, metrics);
     Routes { router, lead: BoxCloneSyncService::new(lead) }
-}
-
-/// A route's handlers behind an `Arc`. The layers around it (`from_fn`, `map_response`, the
-/// boxed service) clone their inner service for every request, and cloning a `MethodRouter`
-/// clones (allocates) each of its boxed routes: with this, they clone an `Arc`, and the
-/// handlers are cloned once per request.
-#[derive(Clone)]
-struct SharedRoute(Arc<MethodRouter>);
-
-impl Service<Request> for SharedRoute {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Oneshot<MethodRouter, Request>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // A MethodRouter is always ready (Oneshot asks it again anyway).
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        MethodRouter::clone(&self.0).oneshot(request)
-    }
 }
 
 /// What every request goes through, outermost first: its id set ([`request_id`]), its log

@@ -11,18 +11,19 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
 /// An answer to a request, as the router's routes and [`Routes::lead`] are.
 pub(crate) type LeadService = tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>;
@@ -187,7 +188,10 @@ where
         let watched = Watched::new(header_timeout);
         let service = {
             let (proxy, watched) = (proxy.clone(), watched.clone());
-            hyper::service::service_fn(move |request| proxy.clone().serve(request, peer, watched.clone()))
+            // The connection's own `/lead` service, called in place for each of its requests
+            // (see [`Served::serve`]): cloned once per connection rather than per request.
+            let lead = RefCell::new(proxy.lead.clone());
+            hyper::service::service_fn(move |request| proxy.clone().serve(&lead, request, peer, watched.clone()))
         };
         let connection = http1.serve_connection(TokioIo::new(stream), service);
         let task = tokio::spawn(serve_connection(connection, watched.clone(), open.clone(), peer));
@@ -248,8 +252,13 @@ impl Served {
     /// (see [`crate::watchdog`]): no head is due while a request is answered, the next one
     /// is due once the answer is sent. Each serving thread has its own `Arc` of this: the
     /// count cloned and dropped per request is not shared with the other threads.
+    ///
+    /// `PUT`/`POST /lead` is answered by `lead`, the connection's copy of [`Served::lead`],
+    /// called in place: every layer of it is always ready, and calling it needs no clone
+    /// of the service (a clone of every layer and boxed route, per request, to drop again).
     fn serve(
         self: Arc<Self>,
+        lead: &RefCell<LeadService>,
         request: Request<Incoming>,
         peer: SocketAddr,
         watched: Arc<Watched>,
@@ -258,14 +267,22 @@ impl Served {
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(watched.clone());
-        let lead = is_lead(&request).then(|| self.lead.clone());
-        if lead.is_some() {
+        let answer = if is_lead(&request) {
             request.extensions_mut().insert(RoutePattern("/lead"));
-        }
+            let mut lead = lead.borrow_mut();
+            Ok(match lead.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(())) => lead.call(request),
+                Poll::Ready(Err(never)) => match never {},
+                // Not so today; if a layer ever waits, the request waits for it on its own copy.
+                Poll::Pending => Box::pin(lead.clone().oneshot(request)),
+            })
+        } else {
+            Err(request)
+        };
         async move {
-            let answered = match lead {
-                Some(lead) => lead.oneshot(request).await,
-                None => self.router.clone().oneshot(request).await,
+            let answered = match answer {
+                Ok(answer) => answer.await,
+                Err(request) => self.router.clone().oneshot(request).await,
             };
             let response = match answered {
                 Ok(response) => response,
