@@ -116,8 +116,8 @@ pub(crate) fn routes(config: ProxyConfig) -> Routes {
     Routes { router, lead: BoxCloneSyncService::new(lead) }
 }
 
-/// What every request goes through, outermost first: its id set ([`request_id`]), its log
-/// line ([`access_log`]), its id echoed, CORS ([`cors`]), metrics ([`metrics::TrackLayer`]).
+/// What every request goes through, outermost first: its id set and echoed ([`request_id`]),
+/// its log line ([`access_log`]), CORS ([`cors`]), metrics ([`metrics::TrackLayer`]).
 fn every_request<S>(
     inner: S,
     config: &ProxyConfig,
@@ -129,9 +129,8 @@ where
 {
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
-        .layer(request_id::set_layer())
+        .layer(request_id::RequestIdLayer)
         .layer(access_log::layer())
-        .layer(request_id::propagate_layer())
         .layer(cors::layer(&config.allow_origins))
         .layer(metrics::TrackLayer(metrics))
         .service(inner)
