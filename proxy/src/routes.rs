@@ -130,7 +130,7 @@ where
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(request_id::RequestIdLayer)
-        .layer(access_log::layer())
+        .layer(access_log::AccessLogLayer)
         .layer(cors::layer(&config.allow_origins))
         .layer(metrics::TrackLayer(metrics))
         .service(inner)
