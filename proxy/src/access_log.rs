@@ -81,13 +81,14 @@ where
     }
 }
 
+/// The request's span; its fields are only looked up when it is enabled (with `RUST_LOG`
+/// above `info`, not at all).
 fn request_span<B>(request: &Request<B>) -> Span {
-    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
-        request_id = %id,
+        request_id = %request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-"),
     )
 }
 
