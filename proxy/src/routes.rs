@@ -109,19 +109,21 @@ pub(crate) fn routes(config: ProxyConfig) -> Routes {
     };
     let outer = {
         let (config, metrics) = (config.clone(), metrics.clone());
-        layer_fn(move |route: Route| every_request(route, &config, metrics.clone()))
+        layer_fn(move |route: Route| every_request(route, &config, metrics.clone(), None))
     };
     let router = app.layer(outer);
-    let lead = every_request(answered(lead.with_state(state), &config), &config, metrics);
+    let lead = every_request(answered(lead.with_state(state), &config), &config, metrics, Some("/lead"));
     Routes { router, lead: BoxCloneSyncService::new(lead) }
 }
 
 /// What every request goes through, outermost first: its id set and echoed ([`request_id`]),
-/// its log line ([`access_log`]), CORS ([`cors`]), metrics ([`metrics::TrackLayer`]).
+/// its log line ([`access_log`]), CORS ([`cors`]), metrics ([`metrics::TrackLayer`], counted
+/// under `route` for a service of that one route, else under the router's matched route).
 fn every_request<S>(
     inner: S,
     config: &ProxyConfig,
     metrics: Arc<Metrics>,
+    route: Option<&'static str>,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -132,7 +134,7 @@ where
         .layer(request_id::RequestIdLayer)
         .layer(access_log::AccessLogLayer)
         .layer(cors::layer(&config.allow_origins))
-        .layer(metrics::TrackLayer(metrics))
+        .layer(metrics::TrackLayer { metrics, route })
         .service(inner)
 }
 

@@ -1,6 +1,5 @@
 //! Running a router on a listener, with graceful shutdown.
 
-use crate::metrics::RoutePattern;
 use crate::watchdog::{watchdog, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
@@ -268,7 +267,6 @@ impl Served {
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(watched.clone());
         let answer = if is_lead(&request) {
-            request.extensions_mut().insert(RoutePattern("/lead"));
             let mut lead = lead.borrow_mut();
             Ok(match lead.poll_ready(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(Ok(())) => lead.call(request),
