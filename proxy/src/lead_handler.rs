@@ -132,11 +132,10 @@ fn admit(
     if let Some(key) = &state.visitor_key {
         check_visitor(key, visitor_token, &lead)?;
     }
-    match &lead.uuid {
-        Some(uuid) => state.uuids.check(uuid)?,
-        None => state.uuids.check("")?,
-    }
-    let key = update.ok().flatten().map(|id| (lead.uuid.as_deref().and_then(uuid_bits).unwrap_or(0), id));
+    // The visitor's UUID read once, for its limit and its update's key.
+    let visitor = lead.uuid.as_deref().and_then(uuid_bits).unwrap_or(0);
+    state.uuids.check_bits(visitor)?;
+    let key = update.ok().flatten().map(|id| (visitor, id));
     Ok((lead, plain, key))
 }
 
