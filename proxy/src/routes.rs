@@ -17,7 +17,7 @@ use crate::error::{json_errors, json_response, ApiError};
 use crate::lead_handler;
 use crate::limits;
 use crate::metrics::{self, Metrics};
-use crate::server::Routes;
+use crate::server::{LeadService, Routes};
 use crate::state::AppState;
 use crate::timeout::RequestTimeoutLayer;
 use crate::{access_log, cors, request_id};
@@ -35,7 +35,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::layer::layer_fn;
-use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -89,7 +88,7 @@ pub fn router(config: ProxyConfig) -> Router {
 }
 
 /// [`router`] and, sharing its state and layers, [`Routes::lead`].
-pub(crate) fn routes(config: ProxyConfig) -> Routes {
+pub(crate) fn routes(config: ProxyConfig) -> Routes<impl LeadService> {
     let state = Arc::new(AppState::new(&config));
     let metrics = state.metrics.clone();
     let lead = lead_route(&config);
@@ -113,7 +112,7 @@ pub(crate) fn routes(config: ProxyConfig) -> Routes {
     };
     let router = app.layer(outer);
     let lead = every_request(answered(lead.with_state(state), &config), &config, metrics, Some("/lead"));
-    Routes { router, lead: BoxCloneSyncService::new(lead) }
+    Routes { router, lead }
 }
 
 /// What every request goes through, outermost first: its id set and echoed ([`request_id`]),
