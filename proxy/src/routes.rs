@@ -24,6 +24,7 @@ use crate::{access_log, cors, request_id};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter, Route};
@@ -68,15 +69,23 @@ fn route(path: &str) -> MethodRouter<Arc<AppState>> {
     }
 }
 
-/// `PUT`/`POST /lead` with its route layers: the body limit and the per-IP limit. Built once
-/// per proxy: the router and [`Routes::lead`] share it, and so its per-IP limiter.
-fn lead_route(config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
-    let lead = lead_handler::handlers().layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+/// `PUT`/`POST /lead` with its route layers: the per-IP limit and the body limit (outermost
+/// first), around each handler and the route's `405` for other methods. Built once per
+/// proxy: the router and [`Routes::lead`] share it, and so its per-IP limiter.
+///
+/// The layers wrap the handlers before they become the route's services, rather than
+/// being laid on the finished route (`MethodRouter::layer`): that way boxes each layer's
+/// service again, a boxed service (and boxed future) per layer on every request.
+fn lead_route(config: &ProxyConfig, state: &Arc<AppState>) -> MethodRouter<Arc<AppState>> {
     let (per_minute, burst) = config.ip_limit;
-    match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
-        Some(layer) => lead.layer(layer),
-        None => lead,
-    }
+    let layers = ServiceBuilder::new()
+        .option_layer(limits::ip_layer(per_minute, burst, config.client_ip.clone()))
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+    MethodRouter::<Arc<AppState>, Infallible>::new()
+        .layer(layers.clone())
+        .put_service(layers.service(lead_handler::put_lead.with_state(state.clone())))
+        .post_service(layers.service(lead_handler::post_lead.with_state(state.clone())))
 }
 
 /// The proxy as an axum router, with its layers (outermost first): request id, one log
@@ -91,7 +100,7 @@ pub fn router(config: ProxyConfig) -> Router {
 pub(crate) fn routes(config: ProxyConfig) -> Routes<impl LeadService> {
     let state = Arc::new(AppState::new(&config));
     let metrics = state.metrics.clone();
-    let lead = lead_route(&config);
+    let lead = lead_route(&config, &state);
     let mut api = Router::new();
     for path in routed_paths(config.demo) {
         let handlers = if path == "/lead" { lead.clone() } else { route(path) };
