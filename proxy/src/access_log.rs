@@ -1,43 +1,94 @@
 //! One log line per request: method, path (never the query), request id, status, latency.
 
 use crate::request_id::REQUEST_ID;
-use axum::body::Body;
 use axum::http::{Request, Response};
-use std::time::Duration;
-use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::trace::TraceLayer;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tracing::Span;
 
-/// The trace layer's type: our span and response callbacks, nothing else logged.
-pub(crate) type RequestTrace = TraceLayer<
-    SharedClassifier<ServerErrorsAsFailures>,
-    fn(&Request<Body>) -> Span,
-    (),
-    fn(&Response<Body>, Duration, &Span),
-    (),
-    (),
-    (),
->;
+/// The proxy's log line as a layer: the span `request` (method, path, request id), entered
+/// while the request is answered, and, when answered, [`log_response`] in it.
+///
+/// A plain tower layer rather than `tower_http`'s `TraceLayer`, whose other callbacks
+/// (request, body chunks, end of stream, failures) the proxy does not use: that one also
+/// classifies every answer and wraps its body (a box per answer, a layer per body poll).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessLogLayer;
 
-/// The proxy's log line as a layer: the span `request` (method, path, request id) and,
-/// when answered, [`log_response`].
-pub(crate) fn layer() -> RequestTrace {
-    TraceLayer::new_for_http()
-        .make_span_with(request_span as fn(&Request<Body>) -> Span)
-        .on_request(())
-        .on_response(log_response as fn(&Response<Body>, Duration, &Span))
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog { inner }
+    }
 }
 
-fn request_span(request: &Request<Body>) -> Span {
-    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+/// [`AccessLogLayer`]'s service.
+#[derive(Debug, Clone)]
+pub(crate) struct AccessLog<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for AccessLog<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Logged<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let start = Instant::now();
+        let span = request_span(&request);
+        let answer = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Logged { answer, span, start }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`AccessLog`]'s future: the answer, polled in the request's span, logged once ready.
+    pub(crate) struct Logged<F> {
+        #[pin]
+        answer: F,
+        span: Span,
+        start: Instant,
+    }
+}
+
+impl<F, R, E> Future for Logged<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let answer = std::task::ready!(this.answer.poll(cx));
+        if let Ok(response) = &answer {
+            log_response(response, this.start.elapsed(), this.span);
+        }
+        Poll::Ready(answer)
+    }
+}
+
+/// The request's span; its fields are only looked up when it is enabled (with `RUST_LOG`
+/// above `info`, not at all).
+fn request_span<B>(request: &Request<B>) -> Span {
     tracing::info_span!(
         "request",
         method = %request.method(),
         path = %request.uri().path(),
-        request_id = %id,
+        request_id = %request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-"),
     )
 }
 

@@ -80,12 +80,15 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 /// 413 from the body limit, a 405, an extractor rejection) into an [`ApiError`] body.
 pub(crate) fn json_errors(max_body: usize, response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    // The status first: a success's headers are not looked at.
+    let is_json = || {
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"))
+    };
+    if !(status.is_client_error() || status.is_server_error()) || is_json() {
         return response;
     }
     let message = match status {

@@ -13,16 +13,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{put, MethodRouter};
 use reekolect_lead::{update_id, BotIds, FieldError, Lead};
 use reekolect_lead_json::read_marked_lead;
 use serde::Deserialize;
 use std::sync::Arc;
-
-/// `PUT` and `POST /lead`, without the route's layers.
-pub(crate) fn handlers() -> MethodRouter<Arc<AppState>> {
-    put(put_lead).post(post_lead)
-}
 
 /// Where a visitor token may travel besides its header.
 #[derive(Debug, Default, Deserialize)]
@@ -36,7 +30,7 @@ struct LeadQuery {
 /// The request is taken whole rather than through the `HeaderMap` and `Query` extractors,
 /// which would copy its headers and parse its query on every request: only the visitor
 /// token is read from them, and only when the proxy checks visitor tokens.
-async fn put_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
+pub(crate) async fn put_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (token, watched, update) = (visitor_token(&state, &request), watchdog(&request), update_id_of(&request));
     match Bytes::from_request(request, &state).await {
         Ok(body) => submit(&state, token.as_deref(), update, &body, watched.as_deref()).await,
@@ -46,7 +40,7 @@ async fn put_lead(State(state): State<Arc<AppState>>, request: Request) -> Respo
 
 /// `POST /lead`: the same as `PUT`, for `text/plain` (a CORS simple request, as
 /// `navigator.sendBeacon` sends) or `application/json` bodies.
-async fn post_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
+pub(crate) async fn post_lead(State(state): State<Arc<AppState>>, request: Request) -> Response {
     if !is_text_or_json(request.headers()) {
         return ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -132,11 +126,10 @@ fn admit(
     if let Some(key) = &state.visitor_key {
         check_visitor(key, visitor_token, &lead)?;
     }
-    match &lead.uuid {
-        Some(uuid) => state.uuids.check(uuid)?,
-        None => state.uuids.check("")?,
-    }
-    let key = update.ok().flatten().map(|id| (lead.uuid.as_deref().and_then(uuid_bits).unwrap_or(0), id));
+    // The visitor's UUID read once, for its limit and its update's key.
+    let visitor = lead.uuid.as_deref().and_then(uuid_bits).unwrap_or(0);
+    state.uuids.check_bits(visitor)?;
+    let key = update.ok().flatten().map(|id| (visitor, id));
     Ok((lead, plain, key))
 }
 

@@ -146,11 +146,17 @@ impl UuidLimiter {
 
     /// `Ok` when `uuid` (in any case) may send another update now, else the 429.
     pub fn check(&self, uuid: &str) -> Result<(), ApiError> {
+        self.check_bits(uuid_bits(uuid).unwrap_or(0))
+    }
+
+    /// [`UuidLimiter::check`] for a UUID already read as its bits ([`uuid_bits`], the nil
+    /// UUID for text that is none).
+    pub(crate) fn check_bits(&self, bits: VisitorKey) -> Result<(), ApiError> {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };
         limiter
-            .check_key(&uuid_bits(uuid).unwrap_or(0))
+            .check_key(&bits)
             .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now()), "visitor"))
     }
 }

@@ -135,25 +135,26 @@ impl Metrics {
     }
 }
 
-/// The route pattern of a request served without the router (which sets [`MatchedPath`]):
-/// `/lead` taken straight to its handlers (see [`crate::routes::Routes`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RoutePattern(pub(crate) &'static str);
-
 /// Counts every answered request by its route pattern (`unmatched` for the fallback, so
-/// unknown paths cannot grow the label set), as a layer.
+/// unknown paths cannot grow the label set), as a layer: the router's [`MatchedPath`], or
+/// for a service of one route served without the router ([`crate::server::Routes::lead`]),
+/// that route's pattern, given here.
 ///
 /// A plain tower layer rather than `axum::middleware::from_fn`, which clones the inner
 /// service and boxes a future for every request: this one calls its inner service in
 /// place and counts when the answer is ready.
 #[derive(Debug, Clone)]
-pub(crate) struct TrackLayer(pub(crate) Arc<Metrics>);
+pub(crate) struct TrackLayer {
+    pub(crate) metrics: Arc<Metrics>,
+    /// The pattern of the one route of a service without the router.
+    pub(crate) route: Option<&'static str>,
+}
 
 impl<S> tower::Layer<S> for TrackLayer {
     type Service = Track<S>;
 
     fn layer(&self, inner: S) -> Track<S> {
-        Track { inner, metrics: self.0.clone() }
+        Track { inner, metrics: self.metrics.clone(), route: self.route }
     }
 }
 
@@ -162,6 +163,7 @@ impl<S> tower::Layer<S> for TrackLayer {
 pub(crate) struct Track<S> {
     inner: S,
     metrics: Arc<Metrics>,
+    route: Option<&'static str>,
 }
 
 impl<S> tower::Service<Request> for Track<S>
@@ -177,10 +179,10 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let route = match (request.extensions().get::<MatchedPath>(), request.extensions().get::<RoutePattern>()) {
+        let route = match (self.route, request.extensions().get::<MatchedPath>()) {
+            (Some(pattern), _) => Route::Static(pattern),
             // MatchedPath holds an Arc<str>: cloning it does not allocate.
-            (Some(matched), _) => Route::Matched(matched.clone()),
-            (None, Some(RoutePattern(pattern))) => Route::Static(pattern),
+            (None, Some(matched)) => Route::Matched(matched.clone()),
             (None, None) => Route::Static("unmatched"),
         };
         let method = request.method().clone();

@@ -1,36 +1,98 @@
 //! The request id: kept from the request's `x-request-id`, else made (UUID v4 shaped), and
 //! echoed in the answer; the log line carries it ([`crate::access_log`]).
 
-use axum::http::{HeaderName, HeaderValue, Request};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use axum::http::{HeaderName, HeaderValue, Request, Response};
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The request id header, set when absent and echoed in every answer.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Sets the id of a request that has none (outside the log line's layer, so the line has it).
-pub(crate) fn set_layer() -> SetRequestIdLayer<MakeRandomId> {
-    SetRequestIdLayer::new(REQUEST_ID, MakeRandomId)
-}
-
-/// Echoes the request's id in its answer.
-pub(crate) fn propagate_layer() -> PropagateRequestIdLayer {
-    PropagateRequestIdLayer::new(REQUEST_ID)
-}
-
-/// Makes request ids shaped like UUID v4 from the thread's CSPRNG: `tower_http`'s
-/// `MakeRequestUuid` asks the kernel (`getrandom`) once per request, a syscall on every request's path.
+/// Sets the id of a request that has none (outside the log line's layer, so the line has it)
+/// and echoes it in the answer, unless the answer has one, as a layer.
+///
+/// One plain tower layer rather than `tower_http`'s `SetRequestIdLayer` and
+/// `PropagateRequestIdLayer`, which also put the id in the request's and the answer's
+/// extensions (a map allocated for the answer, and dropped, on every request): nothing here
+/// reads it from there. The ids are made from the thread's CSPRNG: `tower_http`'s
+/// `MakeRequestUuid` asks the kernel (`getrandom`) once per request, a syscall on every
+/// request's path.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MakeRandomId;
+pub(crate) struct RequestIdLayer;
 
-impl MakeRequestId for MakeRandomId {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        Some(RequestId::new(new_request_id()))
+impl<S> tower::Layer<S> for RequestIdLayer {
+    type Service = RequestIds<S>;
+
+    fn layer(&self, inner: S) -> RequestIds<S> {
+        RequestIds { inner }
     }
 }
 
-/// A new request id (UUID v4 shaped, from the thread's CSPRNG).
+/// [`RequestIdLayer`]'s service.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestIds<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for RequestIds<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Echoed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_request_id();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        Echoed { answer: self.inner.call(request), id: Some(id) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`RequestIds`]'s future: the answer, with the request's id.
+    pub(crate) struct Echoed<F> {
+        #[pin]
+        answer: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, R, E> Future for Echoed<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut answer = std::task::ready!(this.answer.poll(cx));
+        if let (Ok(response), Some(id)) = (&mut answer, this.id.take()) {
+            if !response.headers().contains_key(REQUEST_ID) {
+                response.headers_mut().insert(REQUEST_ID, id);
+            }
+        }
+        Poll::Ready(answer)
+    }
+}
+
+/// A new request id (UUID v4 shaped, from the thread's CSPRNG). Its bytes are owned by
+/// their `Bytes` (one allocation, with its count): the copy echoed in the answer is a count
+/// more, where a copied slice's first clone allocates a second time.
 fn new_request_id() -> HeaderValue {
-    HeaderValue::from_bytes(&uuid_v4_bytes(rand::random::<u128>()))
+    HeaderValue::from_maybe_shared(Bytes::from_owner(uuid_v4_bytes(rand::random::<u128>())))
         .expect("hex digits and dashes are a valid header value")
 }
 

@@ -17,13 +17,14 @@ use crate::error::{json_errors, json_response, ApiError};
 use crate::lead_handler;
 use crate::limits;
 use crate::metrics::{self, Metrics};
-use crate::server::Routes;
+use crate::server::{LeadService, Routes};
 use crate::state::AppState;
 use crate::timeout::RequestTimeoutLayer;
 use crate::{access_log, cors, request_id};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter, Route};
@@ -33,11 +34,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::layer::layer_fn;
-use tower::util::{BoxCloneSyncService, Oneshot};
-use tower::ServiceExt;
 use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -71,15 +69,23 @@ fn route(path: &str) -> MethodRouter<Arc<AppState>> {
     }
 }
 
-/// `PUT`/`POST /lead` with its route layers: the body limit and the per-IP limit. Built once
-/// per proxy: the router and [`Routes::lead`] share it, and so its per-IP limiter.
-fn lead_route(config: &ProxyConfig) -> MethodRouter<Arc<AppState>> {
-    let lead = lead_handler::handlers().layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+/// `PUT`/`POST /lead` with its route layers: the per-IP limit and the body limit (outermost
+/// first), around each handler and the route's `405` for other methods. Built once per
+/// proxy: the router and [`Routes::lead`] share it, and so its per-IP limiter.
+///
+/// The layers wrap the handlers before they become the route's services, rather than
+/// being laid on the finished route (`MethodRouter::layer`): that way boxes each layer's
+/// service again, a boxed service (and boxed future) per layer on every request.
+fn lead_route(config: &ProxyConfig, state: &Arc<AppState>) -> MethodRouter<Arc<AppState>> {
     let (per_minute, burst) = config.ip_limit;
-    match limits::ip_layer(per_minute, burst, config.client_ip.clone()) {
-        Some(layer) => lead.layer(layer),
-        None => lead,
-    }
+    let layers = ServiceBuilder::new()
+        .option_layer(limits::ip_layer(per_minute, burst, config.client_ip.clone()))
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes));
+    MethodRouter::<Arc<AppState>, Infallible>::new()
+        .layer(layers.clone())
+        .put_service(layers.service(lead_handler::put_lead.with_state(state.clone())))
+        .post_service(layers.service(lead_handler::post_lead.with_state(state.clone())))
 }
 
 /// The proxy as an axum router, with its layers (outermost first): request id, one log
@@ -91,10 +97,10 @@ pub fn router(config: ProxyConfig) -> Router {
 }
 
 /// [`router`] and, sharing its state and layers, [`Routes::lead`].
-pub(crate) fn routes(config: ProxyConfig) -> Routes {
+pub(crate) fn routes(config: ProxyConfig) -> Routes<impl LeadService> {
     let state = Arc::new(AppState::new(&config));
     let metrics = state.metrics.clone();
-    let lead = lead_route(&config);
+    let lead = lead_route(&config, &state);
     let mut api = Router::new();
     for path in routed_paths(config.demo) {
         let handlers = if path == "/lead" { lead.clone() } else { route(path) };
@@ -111,42 +117,21 @@ pub(crate) fn routes(config: ProxyConfig) -> Routes {
     };
     let outer = {
         let (config, metrics) = (config.clone(), metrics.clone());
-        layer_fn(move |route: Route| every_request(route, &config, metrics.clone()))
+        layer_fn(move |route: Route| every_request(route, &config, metrics.clone(), None))
     };
     let router = app.layer(outer);
-    let lead = SharedRoute(Arc::new(lead.with_state(state)));
-    let lead = every_request(answered(lead, &config), &config, metrics);
-    Routes { router, lead: BoxCloneSyncService::new(lead) }
+    let lead = every_request(answered(lead.with_state(state), &config), &config, metrics, Some("/lead"));
+    Routes { router, lead }
 }
 
-/// A route's handlers behind an `Arc`. The layers around it (`from_fn`, `map_response`, the
-/// boxed service) clone their inner service for every request, and cloning a `MethodRouter`
-/// clones (allocates) each of its boxed routes: with this, they clone an `Arc`, and the
-/// handlers are cloned once per request.
-#[derive(Clone)]
-struct SharedRoute(Arc<MethodRouter>);
-
-impl Service<Request> for SharedRoute {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Oneshot<MethodRouter, Request>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // A MethodRouter is always ready (Oneshot asks it again anyway).
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        MethodRouter::clone(&self.0).oneshot(request)
-    }
-}
-
-/// What every request goes through, outermost first: its id set ([`request_id`]), its log
-/// line ([`access_log`]), its id echoed, CORS ([`cors`]), metrics ([`metrics::TrackLayer`]).
+/// What every request goes through, outermost first: its id set and echoed ([`request_id`]),
+/// its log line ([`access_log`]), CORS ([`cors`]), metrics ([`metrics::TrackLayer`], counted
+/// under `route` for a service of that one route, else under the router's matched route).
 fn every_request<S>(
     inner: S,
     config: &ProxyConfig,
     metrics: Arc<Metrics>,
+    route: Option<&'static str>,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -154,11 +139,10 @@ where
 {
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
-        .layer(request_id::set_layer())
-        .layer(access_log::layer())
-        .layer(request_id::propagate_layer())
+        .layer(request_id::RequestIdLayer)
+        .layer(access_log::AccessLogLayer)
         .layer(cors::layer(&config.allow_origins))
-        .layer(metrics::TrackLayer(metrics))
+        .layer(metrics::TrackLayer { metrics, route })
         .service(inner)
 }
 

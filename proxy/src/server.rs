@@ -1,6 +1,5 @@
 //! Running a router on a listener, with graceful shutdown.
 
-use crate::metrics::RoutePattern;
 use crate::watchdog::{watchdog, Watched};
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
@@ -11,29 +10,43 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulConnection;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
+use tower::{Service, ServiceExt};
 
-/// An answer to a request, as the router's routes and [`Routes::lead`] are.
-pub(crate) type LeadService = tower::util::BoxCloneSyncService<Request<Body>, Response, Infallible>;
+/// An answer to a request, as the router's routes and [`Routes::lead`] are: a service of
+/// its own type (not boxed), which each connection calls in place (see [`Served::serve`]).
+pub(crate) trait LeadService:
+    Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static> + Clone + Send + Sync + 'static
+{
+}
+
+impl<S> LeadService for S where
+    S: Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// The proxy as served: the router, and `PUT`/`POST /lead` as a service of its own (the
 /// same handlers, route layers, state and layers as the router's `/lead`, composed once by
 /// `crate::routes`, without the router's path matching and its boxed service per layer).
 #[derive(Clone)]
-pub(crate) struct Routes {
+pub(crate) struct Routes<L> {
     pub(crate) router: Router,
-    pub(crate) lead: LeadService,
+    pub(crate) lead: L,
 }
 
 /// A server running on a tokio task. Dropping the handle (or calling
@@ -106,9 +119,9 @@ pub fn spawn_router(listener: TcpListener, router: Router) -> io::Result<ServerH
 /// Connections are served by hyper's HTTP/1 server, each request by the router (`PUT` and
 /// `POST /lead` by the same route's service without the router, see [`Routes`]); a client
 /// has `header_timeout` to send a request's head, and an idle connection is kept that long.
-pub(crate) fn spawn_proxy_on(
+pub(crate) fn spawn_proxy_on<L: LeadService>(
     listener: TcpListener,
-    routes: Routes,
+    routes: Routes<L>,
     header_timeout: Duration,
     workers: usize,
 ) -> io::Result<ServerHandle> {
@@ -166,9 +179,10 @@ pub(crate) fn spawn_proxy_on(
 /// resolves, then stops accepting and lets in-flight requests finish (idle connections
 /// are closed), as `axum::serve`'s graceful shutdown does. Each connection has a watchdog
 /// task keeping its time limits and passing the shutdown on ([`crate::watchdog`]).
-async fn serve_proxy<L>(mut listener: L, proxy: Served, stop: impl Future<Output = ()>) -> io::Result<()>
+async fn serve_proxy<A, L>(mut listener: A, proxy: Served<L>, stop: impl Future<Output = ()>) -> io::Result<()>
 where
-    L: Listener<Io = TcpStream, Addr = SocketAddr>,
+    A: Listener<Io = TcpStream, Addr = SocketAddr>,
+    L: LeadService,
 {
     let (stop_all, stopping) = watch::channel(false);
     // Every connection's task holds a sender: `recv` ends once all have ended.
@@ -187,7 +201,10 @@ where
         let watched = Watched::new(header_timeout);
         let service = {
             let (proxy, watched) = (proxy.clone(), watched.clone());
-            hyper::service::service_fn(move |request| proxy.clone().serve(request, peer, watched.clone()))
+            // The connection's own `/lead` service, called in place for each of its requests
+            // (see [`Served::serve`]): cloned once per connection rather than per request.
+            let lead = RefCell::new(proxy.lead.clone());
+            hyper::service::service_fn(move |request| proxy.clone().serve(&lead, request, peer, watched.clone()))
         };
         let connection = http1.serve_connection(TokioIo::new(stream), service);
         let task = tokio::spawn(serve_connection(connection, watched.clone(), open.clone(), peer));
@@ -236,45 +253,68 @@ where
 /// The router as served: with the peer address (`ConnectInfo`) and the connection's
 /// [`Watched`] record in each request's extensions.
 #[derive(Clone)]
-struct Served {
+struct Served<L> {
     router: Router,
     /// `PUT`/`POST /lead`: the router's `/lead` with its layers, without the path matching.
-    lead: LeadService,
+    lead: L,
     header_timeout: Duration,
 }
 
-impl Served {
+impl<L: LeadService> Served<L> {
     /// The answer to one request from `peer`, on a connection `watched` by its watchdog
     /// (see [`crate::watchdog`]): no head is due while a request is answered, the next one
     /// is due once the answer is sent. Each serving thread has its own `Arc` of this: the
     /// count cloned and dropped per request is not shared with the other threads.
+    ///
+    /// `PUT`/`POST /lead` is answered by `lead`, the connection's copy of [`Served::lead`],
+    /// called in place: every layer of it is always ready, and calling it needs no clone
+    /// of the service (a clone of every layer and boxed route, per request, to drop again).
     fn serve(
         self: Arc<Self>,
+        lead: &RefCell<L>,
         request: Request<Incoming>,
         peer: SocketAddr,
         watched: Arc<Watched>,
-    ) -> impl Future<Output = Result<Response, Infallible>> {
+    ) -> impl Future<Output = Result<Response<IdleOnceSent>, Infallible>> {
         watched.busy();
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(watched.clone());
-        let lead = is_lead(&request).then(|| self.lead.clone());
-        if lead.is_some() {
-            request.extensions_mut().insert(RoutePattern("/lead"));
-        }
+        let answer = if is_lead(&request) {
+            let mut lead = lead.borrow_mut();
+            match lead.poll_ready(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Ok(())) => Answer::Called(lead.call(request)),
+                Poll::Ready(Err(never)) => match never {},
+                // Not so today; if a layer ever waits, the request waits for it on its own copy.
+                Poll::Pending => Answer::Waiting(lead.clone(), request),
+            }
+        } else {
+            Answer::Routed(request)
+        };
         async move {
-            let answered = match lead {
-                Some(lead) => lead.oneshot(request).await,
-                None => self.router.clone().oneshot(request).await,
+            let answered = match answer {
+                Answer::Called(answer) => answer.await,
+                Answer::Waiting(lead, request) => lead.oneshot(request).await,
+                Answer::Routed(request) => self.router.clone().oneshot(request).await,
             };
             let response = match answered {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
             // The body may stream (static files): the connection is idle once hyper drops it.
-            Ok(response.map(|body| Body::new(IdleOnceSent { body, watched })))
+            Ok(response.map(|body| IdleOnceSent { body, watched }))
         }
     }
+}
+
+/// How [`Served::serve`] answers a request.
+enum Answer<L: LeadService> {
+    /// `PUT`/`POST /lead`, called.
+    Called(L::Future),
+    /// `PUT`/`POST /lead`, with a copy of the service to wait for.
+    Waiting(L, Request<Body>),
+    /// Any other request, by the router.
+    Routed(Request<Body>),
 }
 
 /// `PUT`/`POST /lead`, the requests [`Served::lead`] answers.
