@@ -100,3 +100,101 @@ pub(crate) fn log_response<B>(response: &Response<B>, latency: Duration, _: &Spa
         "answered"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    //! The layer against the one it stands in for: `tower_http`'s `TraceLayer` with the
+    //! proxy's span and answer callbacks (and no others) logs the same lines.
+
+    use super::{log_response, request_span, AccessLogLayer};
+    use crate::request_id::REQUEST_ID;
+    use axum::body::Body;
+    use axum::http::{Request, Response, StatusCode};
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tower::{Layer, ServiceExt};
+    use tower_http::trace::TraceLayer;
+    use tracing::Span;
+
+    /// A writer into a shared buffer, for the subscriber.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn requests() -> Vec<Request<Body>> {
+        let mut with_id = Request::builder().method("PUT").uri("/lead?updateId=secret").header(REQUEST_ID, "id-1");
+        with_id = with_id.header("content-type", "application/json");
+        vec![
+            with_id.body(Body::empty()).unwrap(),
+            Request::builder().uri("/healthz").body(Body::empty()).unwrap(),
+            Request::builder().method("OPTIONS").uri("/lead").body(Body::empty()).unwrap(),
+        ]
+    }
+
+    /// The lines each layer logs for [`requests`] answered 200, 503 and 404, latency blanked.
+    fn logged(ours: bool) -> String {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .without_time()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            for (request, status) in requests().into_iter().zip([200, 503, 404]) {
+                let inner = tower::service_fn(move |_: Request<Body>| async move {
+                    let mut response = Response::new(Body::empty());
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    Ok::<_, Infallible>(response)
+                });
+                runtime.block_on(async {
+                    if ours {
+                        AccessLogLayer.layer(inner).oneshot(request).await.unwrap();
+                    } else {
+                        TraceLayer::new_for_http()
+                            .make_span_with(request_span as fn(&Request<Body>) -> Span)
+                            .on_request(())
+                            .on_response(log_response as fn(&Response<Body>, Duration, &Span))
+                            .on_body_chunk(())
+                            .on_eos(())
+                            .on_failure(())
+                            .layer(inner)
+                            .oneshot(request)
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| match line.find("latency=") {
+                Some(at) => {
+                    format!("{}latency=_{}", &line[..at], &line[at..].split_once(' ').map_or("", |(_, rest)| rest))
+                }
+                None => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn logs_as_tower_https_trace_layer_does() {
+        let ours = logged(true);
+        assert_eq!(ours.lines().count(), 3, "{ours}");
+        assert!(ours.contains("request_id=id-1") && !ours.contains("secret"), "{ours}");
+        assert_eq!(ours, logged(false));
+    }
+}

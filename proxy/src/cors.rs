@@ -197,3 +197,93 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The layer against the one it stands in for: `tower_http`'s `CorsLayer` configured with
+    //! the same rules answers every request of the matrix below with the same status and the
+    //! same headers, in the same order.
+
+    use super::{vary, EXPOSED, MAX_AGE_SECONDS, METHODS};
+    use crate::visitor::VISITOR_HEADER;
+    use axum::body::Body;
+    use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
+    use std::convert::Infallible;
+    use std::time::Duration;
+    use tower::{Layer, Service, ServiceExt};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+
+    fn theirs(origins: &[HeaderValue]) -> CorsLayer {
+        let allowed = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins.iter().cloned()) };
+        CorsLayer::new()
+            .vary(vary(origins).map(|_| header::ORIGIN).into_iter().collect::<Vec<_>>())
+            .allow_methods(METHODS)
+            .allow_headers([header::CONTENT_TYPE, HeaderName::from_static(VISITOR_HEADER)])
+            .expose_headers(EXPOSED)
+            .allow_origin(allowed)
+            .max_age(Duration::from_secs(MAX_AGE_SECONDS))
+    }
+
+    /// The answer under the layer: 201, with headers of its own when `own`.
+    fn inner(own: bool) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone {
+        tower::service_fn(move |_: Request<Body>| async move {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::CREATED;
+            if own {
+                response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+            Ok::<_, Infallible>(response)
+        })
+    }
+
+    fn summary(response: &Response<Body>) -> (StatusCode, Vec<(String, String)>) {
+        let headers = response.headers().iter();
+        (response.status(), headers.map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string())).collect())
+    }
+
+    #[tokio::test]
+    async fn answers_as_tower_https_cors_layer_does() {
+        let configs: [&[HeaderValue]; 3] = [
+            &[],
+            &[HeaderValue::from_static("https://shop.example")],
+            &[HeaderValue::from_static("https://shop.example"), HeaderValue::from_static("http://localhost:8080")],
+        ];
+        let origins = [
+            None,
+            Some("https://shop.example"),
+            Some("http://localhost:8080"),
+            Some("https://evil.example"),
+            Some("null"),
+        ];
+        let methods = [Method::GET, Method::PUT, Method::POST, Method::DELETE, Method::OPTIONS];
+        let mut compared = 0;
+        for config in configs {
+            for own in [false, true] {
+                for origin in origins {
+                    for method in &methods {
+                        for asks in [false, true] {
+                            let request = || {
+                                let mut request = Request::builder().method(method.clone()).uri("/lead");
+                                if let Some(origin) = origin {
+                                    request = request.header(header::ORIGIN, origin);
+                                }
+                                if asks {
+                                    request = request
+                                        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+                                        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type,x-other");
+                                }
+                                request.body(Body::empty()).unwrap()
+                            };
+                            let ours = super::layer(config).layer(inner(own)).oneshot(request()).await.unwrap();
+                            let theirs = theirs(config).layer(inner(own)).oneshot(request()).await.unwrap();
+                            assert_eq!(summary(&ours), summary(&theirs), "{config:?} {own} {origin:?} {method} {asks}");
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 300);
+    }
+}

@@ -121,6 +121,78 @@ fn uuid_v4_bytes(bits: u128) -> [u8; 36] {
 
 #[cfg(test)]
 mod tests {
+    use super::{RequestIdLayer, REQUEST_ID};
+    use axum::body::Body;
+    use axum::http::{HeaderValue, Request, Response};
+    use std::convert::Infallible;
+    use std::sync::{Arc, Mutex};
+    use tower::{Layer, Service, ServiceExt};
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+    /// An answer that records the id its request reached it with, and has an id of its own
+    /// when `own`.
+    fn inner(
+        own: bool,
+        seen: Arc<Mutex<Option<HeaderValue>>>,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible> + Clone {
+        tower::service_fn(move |request: Request<Body>| {
+            *seen.lock().unwrap() = request.headers().get(REQUEST_ID).cloned();
+            async move {
+                let mut response = Response::new(Body::empty());
+                response.headers_mut().insert("content-type", HeaderValue::from_static("text/plain"));
+                if own {
+                    response.headers_mut().insert(REQUEST_ID, HeaderValue::from_static("own-answer-id"));
+                }
+                Ok::<_, Infallible>(response)
+            }
+        })
+    }
+
+    /// The layer against the two it stands in for (`tower_http`'s set and propagate layers,
+    /// as the proxy had them): the same id reaches the handler and the same answer headers
+    /// come back, a made id standing for itself on both sides.
+    #[tokio::test]
+    async fn sets_and_echoes_as_tower_https_layers_do() {
+        for given in [None, Some("given-id-123"), Some("")] {
+            for own in [false, true] {
+                let request = || {
+                    let mut request = Request::builder().uri("/lead");
+                    if let Some(id) = given {
+                        request = request.header(REQUEST_ID, id);
+                    }
+                    request.body(Body::empty()).unwrap()
+                };
+                let (ours_seen, theirs_seen) = (Arc::default(), Arc::default());
+                let ours = RequestIdLayer.layer(inner(own, Arc::clone(&ours_seen))).oneshot(request()).await.unwrap();
+                let theirs = SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid)
+                    .layer(PropagateRequestIdLayer::new(REQUEST_ID).layer(inner(own, Arc::clone(&theirs_seen))))
+                    .oneshot(request())
+                    .await
+                    .unwrap();
+                let (ours_seen, theirs_seen) = (ours_seen.lock().unwrap().clone(), theirs_seen.lock().unwrap().clone());
+                let headers = |response: &Response<Body>, seen: &Option<HeaderValue>| -> Vec<(String, String)> {
+                    let made = given.is_none().then(|| seen.clone()).flatten();
+                    let named = |value: &HeaderValue| {
+                        if Some(value) == made.as_ref() {
+                            "MADE".into()
+                        } else {
+                            value.to_str().unwrap().to_string()
+                        }
+                    };
+                    response.headers().iter().map(|(n, v)| (n.to_string(), named(v))).collect()
+                };
+                assert_eq!(ours_seen.is_some(), theirs_seen.is_some(), "{given:?} {own}");
+                if given.is_some() {
+                    assert_eq!(ours_seen, theirs_seen, "{given:?} {own}");
+                } else {
+                    let made = ours_seen.as_ref().unwrap().to_str().unwrap();
+                    assert_eq!(made.len(), 36, "{made}");
+                }
+                assert_eq!(headers(&ours, &ours_seen), headers(&theirs, &theirs_seen), "{given:?} {own}");
+            }
+        }
+    }
+
     #[test]
     fn request_ids_are_uuid_v4_shaped() {
         assert_eq!(super::uuid_v4(0), "00000000-0000-4000-8000-000000000000");

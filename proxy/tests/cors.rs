@@ -71,7 +71,7 @@ async fn answers_vary_by_origin_only_with_an_allow_list() {
     bounded(async {
         let mock = start_mock().await;
         for (allowed, vary) in [(vec![], None), (vec![HeaderValue::from_static("https://a.example")], Some("origin"))] {
-            let mut config = ProxyConfig::new(&mock.url(), Secret::new(TOKEN));
+            let mut config = ProxyConfig::new(mock.url(), Secret::new(TOKEN));
             config.allow_origins = allowed;
             let proxy = start_proxy(config).await;
             let lead = client()
