@@ -8,20 +8,30 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tracing::Span;
 
-/// The proxy's log line as a layer: the span `request` (method, path, request id), entered
-/// while the request is answered, and, when answered, [`log_response`] in it.
+/// What a request's span is made from: its method, URI and headers.
+pub(crate) type MakeSpan = fn(&axum::http::Method, &axum::http::Uri, &axum::http::HeaderMap) -> Span;
+
+/// The log line as a layer: the request's span (for the proxy, [`request_span`]: `request`
+/// with method, path and request id), entered while the request is answered, and, when
+/// answered, [`log_response`] in it.
 ///
 /// A plain tower layer rather than `tower_http`'s `TraceLayer`, whose other callbacks
-/// (request, body chunks, end of stream, failures) the proxy does not use: that one also
+/// (request, body chunks, end of stream, failures) are not used here: that one also
 /// classifies every answer and wraps its body (a box per answer, a layer per body poll).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AccessLogLayer;
+pub(crate) struct AccessLogLayer(pub(crate) MakeSpan);
+
+impl Default for AccessLogLayer {
+    fn default() -> Self {
+        Self(request_span)
+    }
+}
 
 impl<S> tower::Layer<S> for AccessLogLayer {
     type Service = AccessLog<S>;
 
     fn layer(&self, inner: S) -> AccessLog<S> {
-        AccessLog { inner }
+        AccessLog { inner, make_span: self.0 }
     }
 }
 
@@ -29,6 +39,7 @@ impl<S> tower::Layer<S> for AccessLogLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct AccessLog<S> {
     inner: S,
+    make_span: MakeSpan,
 }
 
 impl<S, B, R> tower::Service<Request<B>> for AccessLog<S>
@@ -45,7 +56,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let start = Instant::now();
-        let span = request_span(&request);
+        let span = (self.make_span)(request.method(), request.uri(), request.headers());
         let answer = {
             let _entered = span.enter();
             self.inner.call(request)
@@ -83,12 +94,12 @@ where
 
 /// The request's span; its fields are only looked up when it is enabled (with `RUST_LOG`
 /// above `info`, not at all).
-fn request_span<B>(request: &Request<B>) -> Span {
+fn request_span(method: &axum::http::Method, uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Span {
     tracing::info_span!(
         "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id = %request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-"),
+        method = %method,
+        path = %uri.path(),
+        request_id = %headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-"),
     )
 }
 
@@ -161,10 +172,14 @@ mod tests {
                 });
                 runtime.block_on(async {
                     if ours {
-                        AccessLogLayer.layer(inner).oneshot(request).await.unwrap();
+                        AccessLogLayer::default().layer(inner).oneshot(request).await.unwrap();
                     } else {
                         TraceLayer::new_for_http()
-                            .make_span_with(request_span as fn(&Request<Body>) -> Span)
+                            .make_span_with(
+                                (|request: &Request<Body>| {
+                                    request_span(request.method(), request.uri(), request.headers())
+                                }) as fn(&Request<Body>) -> Span,
+                            )
                             .on_request(())
                             .on_response(log_response as fn(&Response<Body>, Duration, &Span))
                             .on_body_chunk(())

@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 /// Records per page of `GET /inbox/direct/chats`.
 pub const PAGE_SIZE: usize = 20;
@@ -172,19 +171,12 @@ pub fn router_with_chaos(token: Secret, chaos: Arc<Chaos>) -> Router {
         .route("/inbox/direct/lead", put(put_lead).layer(from_fn_with_state(chaos, crate::chaos::inject)))
         .route("/inbox/direct/chats", get(get_chats))
         .with_state(state)
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::http::Request<_>| {
-                    tracing::info_span!(
-                        "mock",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                    )
-                })
-                .on_request(())
-                .on_response(crate::access_log::log_response)
-                .on_failure(()),
-        )
+        .layer(crate::access_log::AccessLogLayer(mock_span))
+}
+
+/// The mock's requests' span: `mock` with method and path.
+fn mock_span(method: &axum::http::Method, uri: &axum::http::Uri, _: &axum::http::HeaderMap) -> tracing::Span {
+    tracing::info_span!("mock", method = %method, path = %uri.path())
 }
 
 /// Serves the mock ([`router`]) on `listener`, on a new tokio task.

@@ -140,7 +140,7 @@ where
     ServiceBuilder::new()
         .map_response(IntoResponse::into_response)
         .layer(request_id::RequestIdLayer)
-        .layer(access_log::AccessLogLayer)
+        .layer(access_log::AccessLogLayer::default())
         .layer(cors::layer(&config.allow_origins))
         .layer(metrics::TrackLayer { metrics, route })
         .service(inner)
