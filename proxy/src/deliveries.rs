@@ -15,14 +15,12 @@
 //! insert only, so the worker threads do not queue on one lock; a repeat is caught on any
 //! thread or connection, since every thread looks in the same shard for the same id.
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Body, Bytes};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use bytes::BytesMut;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
-use http_body_util::BodyExt;
 use std::future::Future;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
@@ -281,8 +279,9 @@ impl Pending<'_> {
     /// Remembers the answer when it is a delivery, tells the waiting requests, and gives
     /// the answer back as a response.
     async fn finish(mut self, response: Response) -> Response {
-        let (parts, body) = response.into_parts();
-        let body = whole(body).await;
+        let (parts, mut body) = response.into_parts();
+        // The proxy's answers are whole in memory already (relayed or made by the proxy).
+        let body = crate::bodies::read_whole(&mut body, usize::MAX).await.unwrap_or_default();
         let retry_after = parts.headers.get(RETRY_AFTER);
         let waiting = {
             let deliveries = self.deliveries;
@@ -315,32 +314,6 @@ impl Drop for Pending<'_> {
                 slot.remove();
             }
         }
-    }
-}
-
-/// The bytes of `body`, none if it fails. The proxy's answers are whole in memory already
-/// (relayed or made by the proxy), in one frame: its bytes are taken as they are, with no
-/// buffer to collect them in.
-async fn whole(mut body: Body) -> Bytes {
-    let (mut first, mut more) = (Bytes::new(), BytesMut::new());
-    while !body.is_end_stream() {
-        let Some(frame) = body.frame().await else { break };
-        let Ok(frame) = frame else { return Bytes::new() };
-        match frame.into_data() {
-            Ok(data) if first.is_empty() => first = data,
-            Ok(data) => {
-                if more.is_empty() {
-                    more.extend_from_slice(&first);
-                }
-                more.extend_from_slice(&data);
-            }
-            Err(_trailers) => {}
-        }
-    }
-    if more.is_empty() {
-        first
-    } else {
-        more.freeze()
     }
 }
 
@@ -469,16 +442,5 @@ mod tests {
         let long = Bytes::from(vec![b'x'; MAX_KEPT_ANSWER + 1]);
         let (one, two) = (shard.keep(StatusCode::OK, &long, None), shard.keep(StatusCode::OK, &long, None));
         assert!(Arc::ptr_eq(&one, &two) && one.body.len() < MAX_KEPT_ANSWER);
-    }
-
-    #[tokio::test]
-    async fn a_body_is_read_whole_in_one_frame_or_more() {
-        use super::{whole, Body};
-        assert_eq!(whole(Body::from("{}")).await, "{}");
-        assert_eq!(whole(Body::empty()).await, "");
-        let frames = ["", "ab", "", "cd"].map(|frame| Ok::<_, std::io::Error>(Bytes::from_static(frame.as_bytes())));
-        assert_eq!(whole(Body::from_stream(futures_util::stream::iter(frames))).await, "abcd");
-        let failing = [Ok(Bytes::from_static(b"ab")), Err(std::io::Error::other("gone"))];
-        assert_eq!(whole(Body::from_stream(futures_util::stream::iter(failing))).await, "");
     }
 }

@@ -11,11 +11,12 @@
 //!
 //! Every upstream answer has a defined relay (the table in `proxy/README.md`).
 
+use crate::bodies::BodyError;
 use crate::breaker::Breaker;
 use crate::egress::Egress;
 use crate::error::{json_response, ApiError};
 use crate::metrics::Metrics;
-use crate::pool::{BodyError, CallError, Pool, MAX_UPSTREAM_BODY};
+use crate::pool::{CallError, Pool, MAX_UPSTREAM_BODY};
 use crate::resolver::SharedResolver;
 use crate::trust::{tls_failure, Trust};
 use crate::watchdog::{deadline, within, Limit, Watched};

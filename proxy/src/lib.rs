@@ -20,6 +20,7 @@
 
 mod access_log;
 pub mod app;
+mod bodies;
 pub mod breaker;
 pub mod chaos;
 pub mod cli;

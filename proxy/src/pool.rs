@@ -16,6 +16,7 @@
 //! back, and it goes on another; a failed connect (not a TLS refusal) is tried once more.
 //! Never a request whose bytes went out: the API appends notes.
 
+use crate::bodies::{read_whole, BodyError};
 use crate::egress::Egress;
 use crate::trust::tls_failure;
 use axum::body::Bytes;
@@ -23,9 +24,8 @@ use axum::http::header::HOST;
 use axum::http::response::Parts;
 use axum::http::uri::{PathAndQuery, Uri};
 use axum::http::{HeaderValue, Request, Response};
-use bytes::BytesMut;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Body as _, Incoming};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -124,15 +124,6 @@ pub(crate) struct Body<'a> {
     within: Duration,
 }
 
-/// Why an answer's body was not read whole.
-#[derive(Debug)]
-pub(crate) enum BodyError {
-    /// Larger than the limit.
-    TooLarge,
-    /// It did not come whole (closed, reset, broken chunked framing).
-    Broken,
-}
-
 impl Body<'_> {
     /// The whole body, at most `limit` bytes.
     pub(crate) async fn read_whole(mut self, limit: usize) -> Result<Bytes, BodyError> {
@@ -162,33 +153,6 @@ impl Drop for Body<'_> {
             }
         }));
     }
-}
-
-/// The frames of `body`, joined (copied only when there are several).
-async fn read_whole(body: &mut Incoming, limit: usize) -> Result<Bytes, BodyError> {
-    if body.size_hint().exact().is_some_and(|length| length > limit as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut first = Bytes::new();
-    let mut joined: Option<BytesMut> = None;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(|_| BodyError::Broken)?.into_data() else { continue };
-        if first.len() + joined.as_ref().map_or(0, BytesMut::len) + data.len() > limit {
-            return Err(BodyError::TooLarge);
-        }
-        match &mut joined {
-            Some(joined) => joined.extend_from_slice(&data),
-            None if first.is_empty() => first = data,
-            None => {
-                let mut both = BytesMut::with_capacity(first.len() + data.len());
-                both.extend_from_slice(&first);
-                both.extend_from_slice(&data);
-                first = Bytes::new();
-                joined = Some(both);
-            }
-        }
-    }
-    Ok(joined.map_or(first, BytesMut::freeze))
 }
 
 impl Pool {
