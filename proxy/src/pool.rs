@@ -9,7 +9,7 @@
 //! connections than it had requests in flight. Here a call takes the connection used last
 //! on its thread (the warmest), or opens one when none is idle, so a thread never holds
 //! more connections than it had calls at once. On the production-shape benchmark this cut
-//! the proxy's instructions per request by about 9,000 (`proxy/README.md`).
+//! the proxy's instructions per request by about 8,400 (`docs/proxy-performance.md`).
 //!
 //! What is sent again: only a request none of which reached the wire. A connection taken
 //! from the pool that turns out closed before the request was written gives the request
@@ -141,17 +141,12 @@ impl Body<'_> {
 
 impl Drop for Body<'_> {
     fn drop(&mut self) {
-        let (Some(mut body), Some(sender), Ok(runtime)) =
+        let (Some(body), Some(sender), Ok(runtime)) =
             (self.body.take(), self.sender.take(), tokio::runtime::Handle::try_current())
         else {
             return;
         };
-        let pool = self.pool.clone();
-        runtime.spawn(tokio::time::timeout(self.within, async move {
-            if read_whole(&mut body, MAX_UPSTREAM_BODY).await.is_ok() {
-                pool.check_in(sender);
-            }
-        }));
+        runtime.spawn(tokio::time::timeout(self.within, self.pool.clone().keep_after(body, sender)));
     }
 }
 
@@ -278,6 +273,14 @@ impl Pool {
         });
     }
 
+    /// Reads `body`, an answer no caller waits for, and keeps its connection for the next
+    /// call (a body too large or broken closes it).
+    async fn keep_after(self, mut body: Incoming, sender: Sender) {
+        if read_whole(&mut body, MAX_UPSTREAM_BODY).await.is_ok() {
+            self.check_in(sender);
+        }
+    }
+
     /// A new connection, its task spawned on this thread.
     async fn connect(&self) -> Result<Sender, Box<dyn std::error::Error + Send + Sync>> {
         let io = self.connector.clone().oneshot(self.origin.clone()).await?;
@@ -333,17 +336,12 @@ impl Drop for Finishing<'_> {
         let (Some((call, sender)), Ok(runtime)) = (self.call.take(), tokio::runtime::Handle::try_current()) else {
             return;
         };
-        let (pool, within) = (self.pool.clone(), self.within);
-        runtime.spawn(async move {
-            let _ = tokio::time::timeout(within, async move {
-                if let Ok(response) = call.await {
-                    if read_whole(&mut response.into_body(), MAX_UPSTREAM_BODY).await.is_ok() {
-                        pool.check_in(sender);
-                    }
-                }
-            })
-            .await;
-        });
+        let pool = self.pool.clone();
+        runtime.spawn(tokio::time::timeout(self.within, async move {
+            if let Ok(response) = call.await {
+                pool.keep_after(response.into_body(), sender).await;
+            }
+        }));
     }
 }
 
